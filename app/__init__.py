@@ -1,0 +1,1 @@
+"""HTTP interface and command line of sitecheck."""

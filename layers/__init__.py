@@ -1,0 +1,1 @@
+"""Loading layer source files into the stores: read, validate, transform, publish versions."""

@@ -1,0 +1,155 @@
+"""The store interface both engines implement, and the records that cross it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from sitecheck.config import LayerCatalog
+
+# Canonical columns every stored layer version has beside the source's own fields. The leading
+# underscore keeps them apart from source field names (a source field may well be called "name").
+FID = "_fid"
+FEATURE_ID = "_id"
+FEATURE_NAME = "_name"
+FEATURE_KIND = "_kind"
+RESERVED_COLUMNS = (FID, FEATURE_ID, FEATURE_NAME, FEATURE_KIND, "geom")
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """A source attribute kept with every feature: its name and storage type."""
+
+    name: str
+    kind: str  # "text" | "integer" | "real" | "boolean" | "datetime"
+
+
+@dataclass
+class FeatureBatch:
+    """Prepared features ready to write: valid, 2-D, in the analysis CRS.
+
+    ``geometries`` is a numpy object array of Shapely geometries; ``values`` holds one list per source field
+    (aligned with the version's ``fields``) of plain Python values or None.
+    """
+
+    fids: np.ndarray
+    feature_ids: list[str]
+    names: list[str | None]
+    kinds: list[str | None]
+    values: list[list[Any]]
+    geometries: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.feature_ids)
+
+
+@dataclass(frozen=True)
+class VersionDraft:
+    """What a load knows about a new version before its features are written."""
+
+    layer_key: str
+    source_name: str
+    sha256: str
+    source_crs: str
+    crs: str
+    loaded_by: str
+    fields: tuple[SourceField, ...]
+    geometry: str  # "polygon" | "line" | "point" | "any"
+    started: float = field(default_factory=time.perf_counter)  # when the load began, for its report
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    """One loaded version of a layer, as recorded by the store."""
+
+    layer_key: str
+    version: int
+    source_name: str
+    sha256: str
+    feature_count: int
+    source_crs: str
+    crs: str
+    bbox: tuple[float, float, float, float] | None
+    loaded_at: datetime
+    loaded_by: str
+    report: dict[str, Any] = field(default_factory=dict)
+    fields: tuple[SourceField, ...] = ()
+    is_current: bool = False
+    published_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the version as JSON-ready data."""
+        return {
+            "layer": self.layer_key,
+            "version": self.version,
+            "source_name": self.source_name,
+            "sha256": self.sha256,
+            "feature_count": self.feature_count,
+            "source_crs": self.source_crs,
+            "crs": self.crs,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "loaded_at": self.loaded_at.isoformat(),
+            "loaded_by": self.loaded_by,
+            "report": self.report,
+            "is_current": self.is_current,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
+
+class WriteObserver(Protocol):
+    """Receives progress from a store while it writes a version (features written so far)."""
+
+    def __call__(self, written: int) -> None: ...
+
+
+class Store(Protocol):
+    """What every engine offers. Later issues extend it with overlay and query methods."""
+
+    engine: str
+    catalog: LayerCatalog
+
+    def current_versions(self) -> dict[str, LayerVersion]:
+        """Return the version in force for every layer that has one."""
+        ...
+
+    def versions_as_of(self, when: datetime) -> dict[str, LayerVersion]:
+        """Return, per layer, the version that was in force at ``when`` (layers without one are absent)."""
+        ...
+
+    def list_versions(self, layer_key: str) -> list[LayerVersion]:
+        """Return every version of a layer, newest first."""
+        ...
+
+    def write_version(
+        self,
+        draft: VersionDraft,
+        batches: Iterable[FeatureBatch],
+        *,
+        report: dict[str, Any],
+        observer: WriteObserver | None = None,
+    ) -> LayerVersion:
+        """Write a new version completely, validate it, and publish it in one step; all or nothing.
+
+        ``report`` is filled in by the loader while the batches are consumed and stored with the version.
+        """
+        ...
+
+    def rollback(self, layer_key: str, version: int, *, by: str) -> LayerVersion:
+        """Make an earlier version current again (recorded as a new publication)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and caches."""
+        ...
+
+
+def iter_nonempty(batches: Iterable[FeatureBatch]) -> Iterator[FeatureBatch]:
+    """Yield only batches that hold at least one feature."""
+    for batch in batches:
+        if len(batch):
+            yield batch

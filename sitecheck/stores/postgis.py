@@ -1,0 +1,360 @@
+"""The PostGIS engine: layer versions in per-version tables, records in the deployment schema.
+
+All SQL of the engine lives here (and in the modules it imports from ``sitecheck.stores``). Driver errors
+become domain errors at this boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import Connection, create_engine, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from sitecheck.config import LayerCatalog
+from sitecheck.errors import (
+    LayerEmpty,
+    LayerValidationFailed,
+    StoreUnavailable,
+    VersionNotFound,
+)
+from sitecheck.projection import epsg_code
+from sitecheck.settings import Settings
+from sitecheck.stores.base import (
+    FEATURE_ID,
+    FEATURE_KIND,
+    FEATURE_NAME,
+    FID,
+    FeatureBatch,
+    LayerVersion,
+    SourceField,
+    VersionDraft,
+    WriteObserver,
+    iter_nonempty,
+)
+from sitecheck.stores.pg_tables import (
+    feature_table,
+    feature_table_name,
+    record_tables,
+    subdivided_table,
+)
+
+# Service sessions never use JIT or parallel plans: both cost more than they save on interactive overlay
+# queries (JIT compiles for hundreds of ms; each parallel worker pays PROJ set-up) -- DESIGN §10.
+SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
+SUBDIVIDE_MAX_VERTICES = 256
+_COPY_TYPES = {"text": "text", "integer": "int8", "real": "float8", "boolean": "bool", "datetime": "text"}
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Return the URL with the psycopg 3 driver named, whatever form the deployment wrote it in."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+class PostgisStore:
+    """Layer versions and records in PostgreSQL/PostGIS."""
+
+    engine = "postgis"
+
+    def __init__(self, settings: Settings, catalog: LayerCatalog) -> None:
+        """Connect, make sure PostGIS and the schema exist."""
+        if not settings.database_url:
+            raise ValueError("PostgisStore needs settings.database_url")
+        self.catalog = catalog
+        self.schema = settings.db_schema
+        self.layer_schema = f"{settings.db_schema}_layers"
+        self.crs = settings.analysis_crs
+        self.srid = epsg_code(settings.analysis_crs)
+        self.tables = record_tables(self.schema)
+        self.db: Engine = create_engine(
+            sqlalchemy_url(settings.database_url),
+            pool_size=5,
+            max_overflow=5,
+            pool_pre_ping=True,
+            connect_args={"options": SESSION_OPTIONS},
+        )
+        with self._begin() as conn:
+            self._create_schema(conn)
+
+    # --- plumbing ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """Yield a connection inside a transaction; driver faults become StoreUnavailable."""
+        try:
+            with self.db.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
+            ) from exc
+
+    def _create_schema(self, conn: Connection) -> None:
+        """Create PostGIS (if missing), the schemas and the record tables."""
+        try:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        except DBAPIError as exc:
+            raise StoreUnavailable(
+                "PostGIS is not installed in this database (CREATE EXTENSION postgis failed)",
+                "数据库未安装 PostGIS 扩展",
+            ) from exc
+        for schema in (self.schema, self.layer_schema):
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}"))
+        self.tables.metadata.create_all(conn)
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.db.dispose()
+
+    # --- versions ------------------------------------------------------------------------------------
+
+    def _version_rows(self, conn: Connection, layer_key: str | None = None) -> list[LayerVersion]:
+        """Read versions with their current flag and last publication time."""
+        lv, lp, lc = self.tables.layer_version, self.tables.layer_publication, self.tables.layer_current
+        last_pub = (
+            select(lp.c.layer_key, lp.c.version, func.max(lp.c.published_at).label("published_at"))
+            .group_by(lp.c.layer_key, lp.c.version)
+            .subquery()
+        )
+        query = (
+            select(lv, last_pub.c.published_at, (lc.c.version.is_not(None)).label("is_current"))
+            .join(
+                last_pub, (last_pub.c.layer_key == lv.c.layer_key) & (last_pub.c.version == lv.c.version), isouter=True
+            )
+            .join(lc, (lc.c.layer_key == lv.c.layer_key) & (lc.c.version == lv.c.version), isouter=True)
+            .order_by(lv.c.layer_key, lv.c.version.desc())
+        )
+        if layer_key is not None:
+            query = query.where(lv.c.layer_key == layer_key)
+        return [_version_from_row(row._mapping) for row in conn.execute(query)]
+
+    def current_versions(self) -> dict[str, LayerVersion]:
+        """Return the version in force for every layer that has one."""
+        with self._begin() as conn:
+            return {v.layer_key: v for v in self._version_rows(conn) if v.is_current}
+
+    def list_versions(self, layer_key: str) -> list[LayerVersion]:
+        """Return every version of a layer, newest first."""
+        self.catalog.get(layer_key)
+        with self._begin() as conn:
+            return self._version_rows(conn, layer_key)
+
+    def versions_as_of(self, when: datetime) -> dict[str, LayerVersion]:
+        """Return, per layer, the version whose publication was the last one at or before ``when``."""
+        lp = self.tables.layer_publication
+        ranked = (
+            select(
+                lp.c.layer_key,
+                lp.c.version,
+                func.row_number()
+                .over(partition_by=lp.c.layer_key, order_by=(lp.c.published_at.desc(), lp.c.id.desc()))
+                .label("rank"),
+            )
+            .where(lp.c.published_at <= when)
+            .subquery()
+        )
+        with self._begin() as conn:
+            wanted = {(r.layer_key, r.version) for r in conn.execute(select(ranked).where(ranked.c.rank == 1))}
+            return {v.layer_key: v for v in self._version_rows(conn) if (v.layer_key, v.version) in wanted}
+
+    def rollback(self, layer_key: str, version: int, *, by: str) -> LayerVersion:
+        """Make an earlier version current again, recorded as a new publication."""
+        self.catalog.get(layer_key)
+        with self._begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(layer_key))))
+            lv = self.tables.layer_version
+            exists = conn.execute(
+                select(lv.c.version).where((lv.c.layer_key == layer_key) & (lv.c.version == version))
+            ).first()
+            if exists is None:
+                raise VersionNotFound(
+                    f"layer '{layer_key}' has no version {version}", f"图层“{layer_key}”没有版本 {version}"
+                )
+            self._publish(conn, layer_key, version, by=by, action="rollback")
+            return next(v for v in self._version_rows(conn, layer_key) if v.version == version)
+
+    def _publish(self, conn: Connection, layer_key: str, version: int, *, by: str, action: str) -> None:
+        """Record a publication and switch the current pointer, inside the caller's transaction."""
+        lp, lc = self.tables.layer_publication, self.tables.layer_current
+        publication_id = conn.execute(
+            insert(lp).values(layer_key=layer_key, version=version, published_by=by, action=action).returning(lp.c.id)
+        ).scalar_one()
+        upsert = pg_insert(lc).values(layer_key=layer_key, version=version, publication_id=publication_id)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[lc.c.layer_key], set_={"version": version, "publication_id": publication_id}
+            )
+        )
+
+    # --- loading -------------------------------------------------------------------------------------
+
+    def write_version(
+        self,
+        draft: VersionDraft,
+        batches: Iterable[FeatureBatch],
+        *,
+        report: dict[str, Any],
+        observer: WriteObserver | None = None,
+    ) -> LayerVersion:
+        """Write, index, subdivide, validate and publish a new version in one transaction."""
+        layer = self.catalog.get(draft.layer_key)
+        lv = self.tables.layer_version
+        with self._begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(draft.layer_key))))
+            version = (
+                1
+                + conn.execute(
+                    select(func.coalesce(func.max(lv.c.version), 0)).where(lv.c.layer_key == draft.layer_key)
+                ).scalar_one()
+            )
+            name = feature_table_name(draft.layer_key, version)
+            table = feature_table(self.layer_schema, name, draft.fields, draft.geometry, self.srid)
+            table.create(conn)
+            count, bbox = self._copy_features(conn, name, draft.fields, batches, observer)
+            if count == 0:
+                raise LayerEmpty(
+                    f"layer '{draft.layer_key}': no features left after validation", "校验后没有可入库的要素"
+                )
+            qualified = f"{_quote(self.layer_schema)}.{_quote(name)}"
+            conn.execute(text(f"CREATE INDEX ON {qualified} USING gist (geom)"))
+            conn.execute(text(f"CREATE INDEX ON {qualified} ({_quote(FEATURE_ID)})"))
+            sub_name = None
+            if layer.subdivide:
+                sub_name = f"{name}_sub"
+                self._write_subdivided(conn, qualified, sub_name)
+            conn.execute(text(f"ANALYZE {qualified}"))
+            self._validate_written(conn, qualified, draft.layer_key, count, bbox)
+            report["seconds"] = round(time.perf_counter() - draft.started, 3)
+            conn.execute(
+                insert(lv).values(
+                    layer_key=draft.layer_key,
+                    version=version,
+                    table_name=name,
+                    subdivided_table=sub_name,
+                    source_name=draft.source_name,
+                    sha256=draft.sha256,
+                    feature_count=count,
+                    source_crs=draft.source_crs,
+                    crs=draft.crs,
+                    bbox=list(bbox),
+                    loaded_by=draft.loaded_by,
+                    report=report,
+                    fields=[{"name": f.name, "kind": f.kind} for f in draft.fields],
+                    geometry_kind=draft.geometry,
+                )
+            )
+            self._publish(conn, draft.layer_key, version, by=draft.loaded_by, action="load")
+            return next(v for v in self._version_rows(conn, draft.layer_key) if v.version == version)
+
+    def _copy_features(
+        self,
+        conn: Connection,
+        table_name: str,
+        fields: tuple[SourceField, ...],
+        batches: Iterable[FeatureBatch],
+        observer: WriteObserver | None,
+    ) -> tuple[int, tuple[float, float, float, float]]:
+        """Stream batches into the new table with binary COPY of EWKB; return count and extent."""
+        columns = [FID, FEATURE_ID, FEATURE_NAME, FEATURE_KIND, *(f.name for f in fields), "geom"]
+        statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(self.layer_schema),
+            sql.Identifier(table_name),
+            sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        )
+        types = ["int8", "text", "text", "text", *(_COPY_TYPES[f.kind] for f in fields), "bytea"]
+        count = 0
+        bounds = [math.inf, math.inf, -math.inf, -math.inf]
+        raw = conn.connection.driver_connection
+        assert raw is not None, "a live connection has a driver connection"
+        with raw.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+            copy.set_types(types)
+            for batch in iter_nonempty(batches):
+                ewkb = shapely.to_wkb(shapely.set_srid(batch.geometries, self.srid), include_srid=True)
+                rows = zip(
+                    batch.fids.tolist(),
+                    batch.feature_ids,
+                    batch.names,
+                    batch.kinds,
+                    *batch.values,
+                    ewkb,
+                    strict=True,
+                )
+                for row in rows:
+                    copy.write_row(row)
+                count += len(batch)
+                minx, miny, maxx, maxy = shapely.total_bounds(batch.geometries)
+                bounds = [min(bounds[0], minx), min(bounds[1], miny), max(bounds[2], maxx), max(bounds[3], maxy)]
+                if observer is not None:
+                    observer(count)
+        return count, (bounds[0], bounds[1], bounds[2], bounds[3])
+
+    def _write_subdivided(self, conn: Connection, qualified: str, sub_name: str) -> None:
+        """Write the subdivided copy used for indexed overlay of big polygons."""
+        sub = subdivided_table(self.layer_schema, sub_name, self.srid)
+        sub.create(conn)
+        sub_qualified = f"{_quote(self.layer_schema)}.{_quote(sub_name)}"
+        conn.execute(
+            text(
+                f"INSERT INTO {sub_qualified} ({_quote(FID)}, geom) "
+                f"SELECT {_quote(FID)}, ST_Subdivide(geom, {SUBDIVIDE_MAX_VERTICES}) FROM {qualified}"
+            )
+        )
+        conn.execute(text(f"CREATE INDEX ON {sub_qualified} USING gist (geom)"))
+        conn.execute(text(f"CREATE INDEX ON {sub_qualified} ({_quote(FID)})"))
+        conn.execute(text(f"ANALYZE {sub_qualified}"))
+
+    def _validate_written(
+        self, conn: Connection, qualified: str, layer_key: str, count: int, bbox: tuple[float, ...]
+    ) -> None:
+        """Check the written table's count and extent against what was sent."""
+        row = conn.execute(
+            text(
+                "SELECT n, ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 "
+                f"FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM {qualified}) AS written"
+            )
+        ).one()
+        written = (row.x0, row.y0, row.x1, row.y1)
+        if row.n != count or not np.allclose(written, bbox, atol=0.01, rtol=0):
+            raise LayerValidationFailed(
+                f"layer '{layer_key}': wrote {row.n} features with extent {written}, expected {count} and {bbox}",
+                f"图层“{layer_key}”写入校验失败：要素数或范围不一致",
+            )
+
+
+def _version_from_row(row: Any) -> LayerVersion:
+    """Build a LayerVersion from a joined version row."""
+    return LayerVersion(
+        layer_key=row["layer_key"],
+        version=row["version"],
+        source_name=row["source_name"],
+        sha256=row["sha256"],
+        feature_count=row["feature_count"],
+        source_crs=row["source_crs"],
+        crs=row["crs"],
+        bbox=tuple(row["bbox"]) if row["bbox"] else None,
+        loaded_at=row["loaded_at"],
+        loaded_by=row["loaded_by"],
+        report=row["report"],
+        fields=tuple(SourceField(f["name"], f["kind"]) for f in row["fields"]),
+        is_current=bool(row["is_current"]),
+        published_at=row["published_at"],
+    )
+
+
+def _quote(identifier: str) -> str:
+    """Quote an SQL identifier (names here come from validated layer keys, but quote them anyway)."""
+    return '"' + identifier.replace('"', '""') + '"'
