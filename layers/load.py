@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from layers.pipeline import prefetch
 from layers.prepare import PrepareReport, prepare_batch
 from layers.source import file_sha256, inspect_source, read_batches, resolve_crs
 from sitecheck.config import LayerConfig
@@ -61,7 +62,7 @@ def load_layer(
         started=started,
     )
     observer = (lambda written: progress(written, info.feature_count)) if progress else None
-    return store.write_version(draft, batches(), report=load_report, observer=observer)
+    return store.write_version(draft, prefetch(batches()), report=load_report, observer=observer)
 
 
 def load_configured_layers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ import shapely
 from layers.source import RawBatch
 from sitecheck.config import LayerConfig
 from sitecheck.errors import LayerCrsInvalid, LayerGeometryType
-from sitecheck.projection import CHINA_LAT, CHINA_LON, transform_geometries, transformer
+from sitecheck.projection import CHINA_LAT, CHINA_LON, same_crs, transform_geometries, transformer
 from sitecheck.stores.base import FeatureBatch, SourceField
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -61,20 +60,28 @@ def prepare_batch(
     keep = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
     report.dropped["empty"] += int((~keep).sum())
     _check_types(geometries[keep], raw.fids[keep], layer)
+    # Rows whose geometry is stored exactly as read keep the source WKB: no re-encoding on the hot path.
+    changed = np.zeros(len(geometries), dtype=bool)
     if layer.geometry == "polygon":
-        geometries, keep = _repair_polygons(geometries, keep, report)
-        geometries = _as_multipolygons(geometries)
-    geometries = transform_geometries(geometries[keep], source_crs, analysis_crs)
-    _check_extent(geometries, layer.key, source_crs, analysis_crs)
+        geometries, keep, changed = _repair_polygons(geometries, keep, report)
+        geometries, changed = _as_multipolygons(geometries, changed)
     index = np.flatnonzero(keep)
+    geometries = geometries[index]
+    changed = changed[index]
+    if not same_crs(source_crs, analysis_crs):
+        geometries = transform_geometries(geometries, source_crs, analysis_crs)
+        changed = np.ones(len(changed), dtype=bool)
+    _check_extent(geometries, layer.key, source_crs, analysis_crs)
+    wkb = np.asarray(raw.wkb, dtype=object)[index]
+    if changed.any():
+        wkb[changed] = shapely.to_wkb(geometries[changed])
     fids = raw.fids[index]
-    values = [[_plain(raw.fields[f.name][i]) for i in index] for f in fields]
+    values = [_column_values(raw.fields[f.name], index, len(raw.wkb)) for f in fields]
     by_name = {f.name: column for f, column in zip(fields, values, strict=True)}
     feature_ids = [_feature_id(by_name, layer.source_field("id"), int(fid), pos) for pos, fid in enumerate(fids)]
-    for feature_id in feature_ids:
-        if feature_id in report.seen_ids:
-            report.duplicate_ids += 1
-        report.seen_ids.add(feature_id)
+    duplicates = len(feature_ids) - len(set(feature_ids)) + len(report.seen_ids.intersection(feature_ids))
+    report.duplicate_ids += duplicates
+    report.seen_ids.update(feature_ids)
     report.written += len(feature_ids)
     return FeatureBatch(
         fids=fids,
@@ -83,6 +90,7 @@ def prepare_batch(
         kinds=_text_column(by_name, layer.source_field("kind"), len(fids)),
         values=values,
         geometries=geometries,
+        wkb=wkb,
     )
 
 
@@ -120,7 +128,9 @@ def _check_types(geometries: np.ndarray, fids: np.ndarray, layer: LayerConfig) -
         )
 
 
-def _repair_polygons(geometries: np.ndarray, keep: np.ndarray, report: PrepareReport) -> tuple[np.ndarray, np.ndarray]:
+def _repair_polygons(
+    geometries: np.ndarray, keep: np.ndarray, report: PrepareReport
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Repair invalid polygons with the structure method (never turning an overlap into a hole), count it."""
     geometries = geometries.copy()
     keep = keep.copy()
@@ -134,22 +144,26 @@ def _repair_polygons(geometries: np.ndarray, keep: np.ndarray, report: PrepareRe
             continue
         geometries[i] = shapely.union_all(polygons)
         report.repaired += 1
-    return geometries, keep
+    return geometries, keep, invalid
 
 
-def _as_multipolygons(geometries: np.ndarray) -> np.ndarray:
-    """Promote polygons to MultiPolygons so a layer has one geometry type."""
-    out = geometries.copy()
+def _as_multipolygons(geometries: np.ndarray, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Promote polygons to MultiPolygons so a layer has one geometry type; mark them changed."""
     single = shapely.get_type_id(geometries) == int(shapely.GeometryType.POLYGON)
-    out[single] = shapely.multipolygons(geometries[single][:, np.newaxis]) if single.any() else out[single]
-    return out
+    if not single.any():
+        return geometries, changed
+    out = geometries.copy()
+    out[single] = shapely.multipolygons(geometries[single][:, np.newaxis])
+    return out, changed | single
 
 
-def _plain(value: Any) -> Any:
-    """Turn a read value into a storable plain value (NaN is null)."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+def _column_values(column: np.ndarray, index: np.ndarray, size: int) -> list[Any]:
+    """Return the kept values of a field as plain Python values; NaN (GDAL's null for reals) becomes None."""
+    selected = column if len(index) == size else column[index]
+    values: list[Any] = selected.tolist()
+    if selected.dtype.kind == "f" and np.isnan(selected).any():
+        values = [None if v != v else v for v in values]
+    return values
 
 
 def _feature_id(by_name: dict[str, list[Any]], field_name: str | None, fid: int, pos: int) -> str:

@@ -9,7 +9,6 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyogrio
@@ -52,7 +51,7 @@ class RawBatch:
 
     fids: np.ndarray
     wkb: np.ndarray
-    fields: dict[str, list[Any]]
+    fields: dict[str, np.ndarray]
 
 
 def file_sha256(path: Path) -> str:
@@ -136,7 +135,7 @@ def read_batches(info: SourceInfo, batch_size: int = 50_000) -> Iterator[RawBatc
             ) from exc
         if len(wkb) == 0:
             return
-        fields = {name: column.tolist() for name, column in zip(meta["fields"].tolist(), data, strict=True)}
+        fields = dict(zip(meta["fields"].tolist(), data, strict=True))
         yield RawBatch(
             fids=np.asarray(fids, dtype=np.int64),
             wkb=wkb,

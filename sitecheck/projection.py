@@ -46,9 +46,14 @@ def transformer(source: str, target: str) -> Transformer:
     return Transformer.from_crs(parse_crs(source), parse_crs(target), always_xy=True)
 
 
+def same_crs(a: str, b: str) -> bool:
+    """True when two CRS strings name the same CRS."""
+    return a == b or parse_crs(a) == parse_crs(b)
+
+
 def transform_geometries(geometries: np.ndarray, source: str, target: str) -> np.ndarray:
     """Transform an array of geometries between CRSs (x/y order); same CRS returns the input."""
-    if parse_crs(source) == parse_crs(target):
+    if same_crs(source, target):
         return geometries
     tr = transformer(source, target)
 

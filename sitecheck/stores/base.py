@@ -33,8 +33,9 @@ class SourceField:
 class FeatureBatch:
     """Prepared features ready to write: valid, 2-D, in the analysis CRS.
 
-    ``geometries`` is a numpy object array of Shapely geometries; ``values`` holds one list per source field
-    (aligned with the version's ``fields``) of plain Python values or None.
+    ``geometries`` is a numpy object array of Shapely geometries and ``wkb`` the same geometries as 2-D ISO
+    WKB (the source's own bytes where nothing changed); ``values`` holds one list per source field (aligned
+    with the version's ``fields``) of plain Python values or None.
     """
 
     fids: np.ndarray
@@ -43,6 +44,7 @@ class FeatureBatch:
     kinds: list[str | None]
     values: list[list[Any]]
     geometries: np.ndarray
+    wkb: np.ndarray
 
     def __len__(self) -> int:
         return len(self.feature_ids)

@@ -185,7 +185,7 @@ class EmbeddedStore:
                 masks.append(mask)
             pyogrio.raw.write(
                 str(path),
-                shapely.to_wkb(batch.geometries),
+                batch.wkb,
                 columns,
                 names,
                 field_mask=masks,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -283,7 +283,7 @@ class PostgisStore:
         with raw.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
             copy.set_types(types)
             for batch in iter_nonempty(batches):
-                ewkb = shapely.to_wkb(shapely.set_srid(batch.geometries, self.srid), include_srid=True)
+                ewkb = _with_srid(batch.wkb, self.srid)
                 rows = zip(
                     batch.fids.tolist(),
                     batch.feature_ids,
@@ -353,6 +353,22 @@ def _version_from_row(row: Any) -> LayerVersion:
         is_current=bool(row["is_current"]),
         published_at=row["published_at"],
     )
+
+
+def _with_srid(wkb: Iterable[bytes], srid: int) -> list[bytes]:
+    """Turn ISO WKB into EWKB carrying an SRID by rewriting each 5-byte header (no geometry re-encoding)."""
+    headers: dict[bytes, bytes] = {}
+    out = []
+    for blob in wkb:
+        head = blob[:5]
+        new_head = headers.get(head)
+        if new_head is None:
+            order: Literal["little", "big"] = "little" if head[0] == 1 else "big"
+            geometry_type = int.from_bytes(head[1:5], order) | 0x20000000
+            new_head = head[:1] + geometry_type.to_bytes(4, order) + srid.to_bytes(4, order)
+            headers[head] = new_head
+        out.append(new_head + blob[5:])
+    return out
 
 
 def _quote(identifier: str) -> str:
