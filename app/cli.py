@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -191,6 +191,80 @@ def layers_rollback(
         _fail(error)
     finally:
         store.close()
+
+
+@cli.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="Site file: 部标 TXT, GeoJSON, WKT, Shapefile zip, KML/KMZ, DXF")],
+    name: Annotated[str, typer.Option(help="Project name")] = "",
+    level: Annotated[str, typer.Option(help="national/provincial/municipal/county/other")] = "municipal",
+    category: Annotated[
+        str, typer.Option(help="industrial, warehouse_logistics, ... (see docs/checks.md)")
+    ] = "industrial",
+    use: Annotated[str | None, typer.Option("--use", help="Intended land-use code, e.g. 100101")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of the coordinates, e.g. EPSG:4490 or GCJ02")] = None,
+    zone: Annotated[int | None, typer.Option(help="Gauss-Krüger zone (带号) if not in the file")] = None,
+    repair: Annotated[bool, typer.Option(help="Repair invalid geometry instead of refusing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON result")] = False,
+) -> None:
+    """Check a site file against the control layers and print the verdict (合规性审查)."""
+    import json
+
+    from sitecheck.check import submit_check
+    from sitecheck.rules import ProjectFacts, load_rules
+
+    settings = get_settings()
+    store = open_store(settings)
+    try:
+        result = submit_check(
+            store,
+            load_rules(settings.rules_config),
+            upload=file.read_bytes(),
+            filename=file.name,
+            crs=crs,
+            zone=zone,
+            repair=repair,
+            facts=ProjectFacts(name, level, category, use),
+            analysis_crs=settings.analysis_crs,
+            limits=settings.intake,
+            created_by=_user(),
+        )
+    except SitecheckError as error:
+        _fail(error)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    _print_check(result)
+
+
+def _print_check(result: dict[str, Any]) -> None:
+    """Print a check result as a table with Chinese labels."""
+    site = result["site"]
+    console.print(
+        f"[bold]审查结论 {result['verdict_zh']}[/] ({result['verdict']})  编号 {result['check_id']}\n"
+        f"项目用地 {site['area_ha']:.4f} 公顷 / {site['area_mu']:.2f} 亩 / {site['area_m2']:.2f} 平方米"
+        f"（椭球面积 {site['ellipsoidal_area_m2']:.2f} 平方米）"
+    )
+    table = Table(title="三线协调分析")
+    for column in ("图层", "结论", "占用面积(公顷)", "占用面积(亩)", "占比", "说明"):
+        table.add_column(column)
+    for layer in result["layers"]:
+        overlap = layer.get("overlap") or {}
+        if layer["role"] == "zone":
+            overlap = layer.get("outside") or {}
+        table.add_row(
+            layer["name_zh"],
+            layer["status_zh"],
+            f"{overlap['area_ha']:.4f}" if overlap else "-",
+            f"{overlap['area_mu']:.2f}" if overlap else "-",
+            f"{overlap.get('share', layer.get('share', 0)):.2%}" if overlap else "-",
+            layer["rule"]["reason_zh"],
+        )
+    console.print(table)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]提示[/] {warning['code']}: {warning['message_zh']}")
 
 
 @cli.command("sample-city")

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.errors import add_exception_handlers
-from app.routers import health, layers
+from app.routers import checks, health, layers
 from sitecheck import __version__
+from sitecheck.rules import load_rules
 from sitecheck.settings import Settings, get_settings
 from sitecheck.stores import open_store
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings)
+        app.state.rules = load_rules(settings.rules_config)
         try:
             yield
         finally:
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(checks.router)
     return app
 
 

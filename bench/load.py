@@ -19,9 +19,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import psycopg
-from layers.sample_city import generate
 
 from layers.load import load_layer
+from layers.sample_city import generate
 from sitecheck.settings import SAMPLE_CITY_DIR, Settings
 from sitecheck.stores import open_store
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     )
     analysis_crs: str = Field(default="EPSG:4528", description="Projected CRS in metres for storage and areas.")
     layer_config: Path = Field(default=SAMPLE_CITY_DIR / "layers.toml", description="Layer configuration file (TOML).")
+    rules_config: Path = Field(
+        default=Path(__file__).with_name("rules.toml"), description="Rule set file (TOML)."
+    )
     db_schema: str = Field(default="sitecheck", description="PostgreSQL schema for records and layer tables.")
     intake: IntakeLimits = Field(default_factory=IntakeLimits)
 

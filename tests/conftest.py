@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from sitecheck.config import LayerCatalog, load_catalog
 from sitecheck.settings import SAMPLE_CITY_DIR, Settings
@@ -73,3 +74,44 @@ def empty_store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     store = open_store(make_settings(engine, tmp_path, request))
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def sample_settings(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Settings]:
+    """Settings of the sample city on each engine, with every layer loaded once as version 1."""
+    from layers.load import load_configured_layers
+
+    settings = {engine: make_settings(engine, tmp_path_factory.mktemp(engine), request) for engine in ENGINES}
+    for each in settings.values():
+        store = open_store(each)
+        try:
+            load_configured_layers(store, loaded_by="tests", analysis_crs=store.crs)
+        finally:
+            store.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_stores(sample_settings: dict[str, Settings]) -> Iterator[dict[str, Store]]:
+    """The sample city on both engines (read-only: tests must not load or roll back here)."""
+    stores = {engine: open_store(settings) for engine, settings in sample_settings.items()}
+    yield stores
+    for store in stores.values():
+        store.close()
+
+
+@pytest.fixture(params=ENGINES)
+def sample_store(request: pytest.FixtureRequest, sample_stores: dict[str, Store]) -> Store:
+    """The loaded sample city on each engine in turn."""
+    return sample_stores[str(request.param)]
+
+
+@pytest.fixture(params=ENGINES)
+def client(request: pytest.FixtureRequest, sample_settings: dict[str, Settings]) -> Iterator[TestClient]:
+    """An HTTP client of the app serving the sample city, on each engine in turn."""
+    from app.main import create_app
+
+    with TestClient(create_app(sample_settings[str(request.param)])) as test_client:
+        yield test_client

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 
 from sitecheck.config import LayerCatalog
 
@@ -103,6 +104,37 @@ class LayerVersion:
         }
 
 
+@dataclass(frozen=True)
+class OverlapPiece:
+    """One feature's overlap with a site: the feature's identity, reported fields, and the intersection."""
+
+    fid: int
+    feature_id: str
+    name: str | None
+    kind: str | None
+    attributes: dict[str, Any]
+    geometry: BaseGeometry
+
+
+@dataclass
+class CheckRecord:
+    """A stored check, accepted or refused: who, when, what came in, what it was checked against, the answer."""
+
+    id: str
+    created_at: datetime
+    created_by: str
+    accepted: bool
+    input_sha256: str | None
+    geometry_sha256: str | None
+    geometry_wkb: bytes | None
+    parameters: dict[str, Any]
+    layer_versions: dict[str, Any]
+    rule_set: dict[str, Any]
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    rerun_of: str | None = None
+
+
 class WriteObserver(Protocol):
     """Receives progress from a store while it writes a version (features written so far)."""
 
@@ -114,6 +146,7 @@ class Store(Protocol):
 
     engine: str
     catalog: LayerCatalog
+    crs: str
 
     def current_versions(self) -> dict[str, LayerVersion]:
         """Return the version in force for every layer that has one."""
@@ -143,6 +176,18 @@ class Store(Protocol):
 
     def rollback(self, layer_key: str, version: int, *, by: str) -> LayerVersion:
         """Make an earlier version current again (recorded as a new publication)."""
+        ...
+
+    def overlaps(self, site: BaseGeometry, versions: dict[str, LayerVersion]) -> dict[str, list[OverlapPiece]]:
+        """Return, per layer version given, the features intersecting the site and their intersections (fid order)."""
+        ...
+
+    def save_check(self, record: CheckRecord) -> None:
+        """Store a check record (never updated afterwards)."""
+        ...
+
+    def get_check(self, check_id: str) -> CheckRecord:
+        """Return a stored check or raise CheckNotFound."""
         ...
 
     def close(self) -> None:

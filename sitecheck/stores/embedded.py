@@ -18,17 +18,20 @@ import numpy as np
 import pyogrio.raw
 import shapely
 from pyogrio.errors import DataSourceError
+from shapely.geometry.base import BaseGeometry
 
 from sitecheck.config import LayerCatalog
-from sitecheck.errors import LayerEmpty, LayerValidationFailed, StoreUnavailable, VersionNotFound
+from sitecheck.errors import CheckNotFound, LayerEmpty, LayerValidationFailed, StoreUnavailable, VersionNotFound
 from sitecheck.settings import Settings
 from sitecheck.stores.base import (
     FEATURE_ID,
     FEATURE_KIND,
     FEATURE_NAME,
     FID,
+    CheckRecord,
     FeatureBatch,
     LayerVersion,
+    OverlapPiece,
     VersionDraft,
     WriteObserver,
     iter_nonempty,
@@ -212,7 +215,43 @@ class EmbeddedStore:
                 f"图层“{layer_key}”写入校验失败：要素数不一致",
             )
 
+    # --- check records -------------------------------------------------------------------------------
+
+    def save_check(self, record: CheckRecord) -> None:
+        """Store a check record."""
+        self.records.insert_check(record)
+
+    def get_check(self, check_id: str) -> CheckRecord:
+        """Return a stored check or raise CheckNotFound."""
+        record = self.records.check(check_id)
+        if record is None:
+            raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
+        return record
+
     # --- reading -------------------------------------------------------------------------------------
+
+    def overlaps(self, site: BaseGeometry, versions: dict[str, LayerVersion]) -> dict[str, list[OverlapPiece]]:
+        """Return, per layer version, the features intersecting the site and their intersections (fid order)."""
+        shapely.prepare(site)
+        found: dict[str, list[OverlapPiece]] = {}
+        for key, version in versions.items():
+            layer = self.catalog.get(key)
+            data = self.layer_data(key, version.version)
+            hits = data.tree.query(site, predicate="intersects")
+            hits = hits[np.argsort(data.fids[hits], kind="stable")]
+            intersections = shapely.intersection(data.geometries[hits], site)
+            found[key] = [
+                OverlapPiece(
+                    fid=int(data.fids[i]),
+                    feature_id=str(data.feature_ids[i]),
+                    name=data.names[i],
+                    kind=data.kinds[i],
+                    attributes=data.attributes(int(i), layer.report),
+                    geometry=geometry,
+                )
+                for i, geometry in zip(hits, intersections, strict=True)
+            ]
+        return found
 
     def layer_data(self, layer_key: str, version: int | None = None) -> LayerData:
         """Return a layer version in memory (the current one by default), reading its file once."""

@@ -41,9 +41,10 @@ class RecordTables:
     layer_version: Table
     layer_publication: Table
     layer_current: Table
+    check_record: Table
 
 
-def record_tables(schema: str) -> RecordTables:
+def record_tables(schema: str, srid: int) -> RecordTables:
     """Define the record tables in ``schema``."""
     metadata = MetaData(schema=schema)
     layer_version = Table(
@@ -85,7 +86,24 @@ def record_tables(schema: str) -> RecordTables:
         Column("publication_id", BigInteger, nullable=False),
         ForeignKeyConstraint(["layer_key", "version"], [layer_version.c.layer_key, layer_version.c.version]),
     )
-    return RecordTables(metadata, layer_version, layer_publication, layer_current)
+    check_record = Table(
+        "check_record",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_by", Text, nullable=False),
+        Column("accepted", Boolean, nullable=False),
+        Column("input_sha256", Text),
+        Column("geometry_sha256", Text, index=True),
+        Column("geometry", Geometry("GEOMETRY", srid=srid, spatial_index=True)),
+        Column("parameters", JSONB, nullable=False),
+        Column("layer_versions", JSONB, nullable=False),
+        Column("rule_set", JSONB, nullable=False),
+        Column("result", JSONB),
+        Column("error", JSONB),
+        Column("rerun_of", Text),
+    )
+    return RecordTables(metadata, layer_version, layer_publication, layer_current, check_record)
 
 
 def feature_table_name(layer_key: str, version: int) -> str:

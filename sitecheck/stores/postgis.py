@@ -6,6 +6,7 @@ become domain errors at this boundary.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -17,13 +18,15 @@ import numpy as np
 import shapely
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import Connection, create_engine, func, insert, select, text
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Select, bindparam, create_engine, func, insert, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from sitecheck.config import LayerCatalog
 from sitecheck.errors import (
+    CheckNotFound,
     LayerEmpty,
     LayerValidationFailed,
     StoreUnavailable,
@@ -36,8 +39,10 @@ from sitecheck.stores.base import (
     FEATURE_KIND,
     FEATURE_NAME,
     FID,
+    CheckRecord,
     FeatureBatch,
     LayerVersion,
+    OverlapPiece,
     SourceField,
     VersionDraft,
     WriteObserver,
@@ -54,6 +59,20 @@ from sitecheck.stores.pg_tables import (
 # queries (JIT compiles for hundreds of ms; each parallel worker pays PROJ set-up) -- DESIGN §10.
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 SUBDIVIDE_MAX_VERTICES = 256
+_CHECK_COLUMNS = (
+    "id",
+    "created_at",
+    "created_by",
+    "accepted",
+    "input_sha256",
+    "geometry_sha256",
+    "parameters",
+    "layer_versions",
+    "rule_set",
+    "result",
+    "error",
+    "rerun_of",
+)
 _COPY_TYPES = {"text": "text", "integer": "int8", "real": "float8", "boolean": "bool", "datetime": "text"}
 
 
@@ -79,7 +98,7 @@ class PostgisStore:
         self.layer_schema = f"{settings.db_schema}_layers"
         self.crs = settings.analysis_crs
         self.srid = epsg_code(settings.analysis_crs)
-        self.tables = record_tables(self.schema)
+        self.tables = record_tables(self.schema, self.srid)
         self.db: Engine = create_engine(
             sqlalchemy_url(settings.database_url),
             pool_size=5,
@@ -199,6 +218,108 @@ class PostgisStore:
                 index_elements=[lc.c.layer_key], set_={"version": version, "publication_id": publication_id}
             )
         )
+
+    # --- check records -------------------------------------------------------------------------------
+
+    def save_check(self, record: CheckRecord) -> None:
+        """Store a check record."""
+        table = self.tables.check_record
+        geometry = func.ST_GeomFromWKB(bindparam("g", record.geometry_wkb), self.srid) if record.geometry_wkb else None
+        values = {c: getattr(record, c) for c in _CHECK_COLUMNS}
+        with self._begin() as conn:
+            conn.execute(insert(table).values(**values, geometry=geometry))
+
+    def get_check(self, check_id: str) -> CheckRecord:
+        """Return a stored check or raise CheckNotFound."""
+        table = self.tables.check_record
+        with self._begin() as conn:
+            row = conn.execute(
+                select(*[table.c[c] for c in _CHECK_COLUMNS], func.ST_AsBinary(table.c.geometry).label("wkb")).where(
+                    table.c.id == check_id
+                )
+            ).first()
+        if row is None:
+            raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
+        values = {c: getattr(row, c) for c in _CHECK_COLUMNS}
+        return CheckRecord(**values, geometry_wkb=bytes(row.wkb) if row.wkb is not None else None)
+
+    # --- overlay -------------------------------------------------------------------------------------
+
+    def overlaps(self, site: BaseGeometry, versions: dict[str, LayerVersion]) -> dict[str, list[OverlapPiece]]:
+        """Return, per layer version, the features intersecting the site and their intersections (fid order).
+
+        One statement for all layers; layers with big polygons are intersected through their subdivided copy
+        and the pieces re-assembled per feature.
+        """
+        statement = self._overlap_statement(tuple(sorted((k, v.version) for k, v in versions.items())))
+        found: dict[str, list[OverlapPiece]] = {key: [] for key in versions}
+        with self._begin() as conn:
+            rows = conn.execute(statement, {"site": shapely.to_wkb(site)}).all()
+        for row in rows:
+            found[row.layer].append(
+                OverlapPiece(
+                    fid=row.fid,
+                    feature_id=row.feature_id,
+                    name=row.name,
+                    kind=row.kind,
+                    attributes=row.attributes or {},
+                    geometry=shapely.from_wkb(row.wkb),
+                )
+            )
+        for pieces in found.values():
+            pieces.sort(key=lambda piece: piece.fid)
+        return found
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one store per process; keys are few
+    def _overlap_statement(self, versions: tuple[tuple[str, int], ...]) -> Select[Any]:
+        """Build the UNION ALL overlay statement for a set of layer versions (cached per set)."""
+        site = select(func.ST_GeomFromWKB(bindparam("site"), self.srid).label("g")).cte("site")
+        parts = []
+        with self._begin() as conn:
+            lv = self.tables.layer_version
+            for key, number in versions:
+                row = conn.execute(
+                    select(lv.c.table_name, lv.c.subdivided_table, lv.c.fields, lv.c.geometry_kind).where(
+                        (lv.c.layer_key == key) & (lv.c.version == number)
+                    )
+                ).one()
+                fields = tuple(SourceField(f["name"], f["kind"]) for f in row.fields)
+                table = feature_table(self.layer_schema, row.table_name, fields, row.geometry_kind, self.srid)
+                reported = [name for name in self.catalog.get(key).report if name in table.c]
+                attributes = func.jsonb_build_object(
+                    *[arg for name in reported for arg in (literal(name), table.c[name])]
+                )
+                columns = [
+                    literal(key).label("layer"),
+                    table.c[FID].label("fid"),
+                    table.c[FEATURE_ID].label("feature_id"),
+                    table.c[FEATURE_NAME].label("name"),
+                    table.c[FEATURE_KIND].label("kind"),
+                    attributes.label("attributes"),
+                ]
+                if row.subdivided_table:
+                    sub = subdivided_table(self.layer_schema, row.subdivided_table, self.srid)
+                    pieces = (
+                        select(
+                            sub.c[FID].label("fid"),
+                            func.ST_Union(func.ST_Intersection(sub.c.geom, site.c.g)).label("g"),
+                        )
+                        .select_from(sub.join(site, func.ST_Intersects(sub.c.geom, site.c.g)))
+                        .group_by(sub.c[FID])
+                        .subquery()
+                    )
+                    parts.append(
+                        select(*columns, func.ST_AsBinary(pieces.c.g).label("wkb")).select_from(
+                            table.join(pieces, table.c[FID] == pieces.c.fid)
+                        )
+                    )
+                else:
+                    parts.append(
+                        select(
+                            *columns, func.ST_AsBinary(func.ST_Intersection(table.c.geom, site.c.g)).label("wkb")
+                        ).select_from(table.join(site, func.ST_Intersects(table.c.geom, site.c.g)))
+                    )
+        return union_all(*parts) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
 
     # --- loading -------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sitecheck.stores.base import LayerVersion, SourceField
+from sitecheck.stores.base import CheckRecord, LayerVersion, SourceField
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_version (
@@ -40,6 +40,22 @@ CREATE TABLE IF NOT EXISTS layer_publication (
     action TEXT NOT NULL,
     FOREIGN KEY (layer_key, version) REFERENCES layer_version (layer_key, version)
 );
+CREATE TABLE IF NOT EXISTS check_record (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    input_sha256 TEXT,
+    geometry_sha256 TEXT,
+    geometry_wkb BLOB,
+    parameters TEXT NOT NULL,
+    layer_versions TEXT NOT NULL,
+    rule_set TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    rerun_of TEXT
+);
+CREATE INDEX IF NOT EXISTS check_record_geometry_sha256 ON check_record (geometry_sha256);
 CREATE TABLE IF NOT EXISTS layer_current (
     layer_key TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -165,12 +181,60 @@ class SqliteRecords:
         rows = self.read().execute("SELECT layer_key, version FROM layer_current")
         return {row["layer_key"]: row["version"] for row in rows}
 
+    def insert_check(self, record: CheckRecord) -> None:
+        """Store a check record."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO check_record VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.id,
+                    _iso(record.created_at),
+                    record.created_by,
+                    int(record.accepted),
+                    record.input_sha256,
+                    record.geometry_sha256,
+                    record.geometry_wkb,
+                    _json(record.parameters),
+                    _json(record.layer_versions),
+                    _json(record.rule_set),
+                    None if record.result is None else _json(record.result),
+                    None if record.error is None else _json(record.error),
+                    record.rerun_of,
+                ),
+            )
+
+    def check(self, check_id: str) -> CheckRecord | None:
+        """Return a stored check, or None."""
+        row = self.read().execute("SELECT * FROM check_record WHERE id = ?", (check_id,)).fetchone()
+        if row is None:
+            return None
+        return CheckRecord(
+            id=row["id"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            created_by=row["created_by"],
+            accepted=bool(row["accepted"]),
+            input_sha256=row["input_sha256"],
+            geometry_sha256=row["geometry_sha256"],
+            geometry_wkb=row["geometry_wkb"],
+            parameters=json.loads(row["parameters"]),
+            layer_versions=json.loads(row["layer_versions"]),
+            rule_set=json.loads(row["rule_set"]),
+            result=json.loads(row["result"]) if row["result"] else None,
+            error=json.loads(row["error"]) if row["error"] else None,
+            rerun_of=row["rerun_of"],
+        )
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _json(value: Any) -> str:
+    """Serialise record data as JSON text (Chinese kept readable)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _version_from_row(row: sqlite3.Row) -> LayerVersion:
