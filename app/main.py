@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.errors import add_exception_handlers
-from app.routers import checks, health, layers
+from app.routers import check_outputs, checks, features, health, layers, onemap, parcels, tiles
 from sitecheck import __version__
 from sitecheck.rules import load_rules
 from sitecheck.settings import Settings, get_settings
@@ -39,6 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(checks.router)
+    app.include_router(check_outputs.router)
+    app.include_router(parcels.router)
+    app.include_router(onemap.router)
+    app.include_router(tiles.router)
+    app.include_router(features.router)
     return app
 
 

@@ -1,0 +1,7 @@
+"""Routes for onemap (being built; see the issue that owns it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/onemap", tags=["onemap"])

@@ -1,0 +1,7 @@
+"""Routes for parcels (being built; see the issue that owns it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/parcels", tags=["parcels"])

@@ -1,0 +1,7 @@
+"""Routes for tiles (being built; see the issue that owns it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1/tiles", tags=["tiles"])
