@@ -5,11 +5,15 @@ Pure Shapely/pyproj so that both store engines report the same numbers. 1 公顷
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from sitecheck.intake.crs import CGCS2000_GEOGRAPHIC, transform_coords
+from sitecheck.intake.crs import CGCS2000_GEOGRAPHIC, transform_coords_many
 
 MU_PER_M2 = 3 / 2000
 M2_PER_HA = 10_000
@@ -43,26 +47,55 @@ def _polygons(geometry: BaseGeometry) -> list[Polygon]:
 
 def ellipsoidal_area_m2(geometry: BaseGeometry, crs: str) -> float:
     """Area on the CGCS2000 ellipsoid (GRS80) in m², what land surveys report (椭球面积); crs is the geometry's."""
-    lonlat = transform_coords(geometry, crs, CGCS2000_GEOGRAPHIC)
+    return ellipsoidal_areas_m2([geometry], crs)[0]
+
+
+def ellipsoidal_areas_m2(geometries: Sequence[BaseGeometry], crs: str) -> list[float]:
+    """Ellipsoidal areas of several geometries in one coordinate transformation (a check measures dozens)."""
+    areas = [0.0] * len(geometries)
+    present = [i for i, geometry in enumerate(geometries) if not geometry.is_empty]
+    if present:
+        chosen = np.empty(len(present), dtype=object)
+        chosen[:] = [geometries[i] for i in present]
+        lonlat = transform_coords_many(chosen, crs, CGCS2000_GEOGRAPHIC)
+        for i, geometry in zip(present, lonlat, strict=True):
+            areas[i] = _geodesic_area(geometry)
+    return areas
+
+
+def _geodesic_area(geometry: BaseGeometry) -> float:
+    """Geodesic area of a lon/lat polygonal geometry: outer rings minus holes, independent of orientation."""
     total = 0.0
-    for polygon in _polygons(lonlat):
+    for polygon in _polygons(geometry):
         if polygon.is_empty:
             continue
-        # Ring areas are signed by orientation; taking magnitudes makes the result independent of it.
-        total += abs(_GRS80.polygon_area_perimeter(*polygon.exterior.xy)[0])
-        total -= sum(abs(_GRS80.polygon_area_perimeter(*hole.xy)[0]) for hole in polygon.interiors)
+        ring = shapely.get_coordinates(polygon.exterior)
+        total += abs(_GRS80.polygon_area_perimeter(ring[:, 0], ring[:, 1])[0])
+        for hole in polygon.interiors:
+            ring = shapely.get_coordinates(hole)
+            total -= abs(_GRS80.polygon_area_perimeter(ring[:, 0], ring[:, 1])[0])
     return total
 
 
 def area_figures(geometry: BaseGeometry, crs: str) -> dict[str, float]:
-    """Planar (analysis CRS) and ellipsoidal areas in m² (2 decimals), 公顷 (4) and 亩 (2)."""
-    planar = planar_area_m2(geometry)
-    ellipsoidal = ellipsoidal_area_m2(geometry, crs)
-    return {
-        "area_m2": round(planar, 2),
-        "area_ha": hectares(planar),
-        "area_mu": mu(planar),
-        "ellipsoidal_area_m2": round(ellipsoidal, 2),
-        "ellipsoidal_area_ha": hectares(ellipsoidal),
-        "ellipsoidal_area_mu": mu(ellipsoidal),
-    }
+    """Planar (analysis CRS) and ellipsoidal areas in m², 公顷 (4 decimals) and 亩 (2 decimals)."""
+    return area_figures_many([geometry], crs)[0]
+
+
+def area_figures_many(geometries: Sequence[BaseGeometry], crs: str) -> list[dict[str, float]]:
+    """Area figures of several geometries; m² keep 4 decimals so that engines compare to 1e-6 relative."""
+    ellipsoidal = ellipsoidal_areas_m2(geometries, crs)
+    figures = []
+    for geometry, ellipsoid in zip(geometries, ellipsoidal, strict=True):
+        planar = planar_area_m2(geometry)
+        figures.append(
+            {
+                "area_m2": round(planar, 4),
+                "area_ha": hectares(planar),
+                "area_mu": mu(planar),
+                "ellipsoidal_area_m2": round(ellipsoid, 4),
+                "ellipsoidal_area_ha": hectares(ellipsoid),
+                "ellipsoidal_area_mu": mu(ellipsoid),
+            }
+        )
+    return figures

@@ -21,7 +21,7 @@ from sitecheck.findings import SiteFacts, layer_finding, polygonal_part
 from sitecheck.intake import Site, read_site, read_site_geometry
 from sitecheck.rules import STATUS_ZH, VERDICT_ZH, ProjectFacts, RuleSet, overall_verdict
 from sitecheck.settings import IntakeLimits
-from sitecheck.slope import raster_version, slope_statistics
+from sitecheck.slope import load_raster, slope_statistics
 from sitecheck.stores.base import CheckRecord, LayerVersion, Store
 from sitecheck.stores.sqlite_records import utc_now
 
@@ -54,6 +54,37 @@ def check_site(
     rerun_of: str | None = None,
 ) -> dict[str, Any]:
     """Check a validated site, store the record, and return the result (JSON-ready)."""
+    result = evaluate_site(store, site, facts, rules, options=options, rerun_of=rerun_of)
+    store.save_check(
+        CheckRecord(
+            id=result["check_id"],
+            created_at=datetime.fromisoformat(result["created_at"]),
+            created_by=created_by,
+            accepted=True,
+            input_sha256=site.input_sha256,
+            geometry_sha256=site.geometry_sha256,
+            geometry_wkb=shapely.to_wkb(site.geometry),
+            parameters=_parameters(site, facts, options),
+            layer_versions=result["layer_versions"],
+            rule_set=rules.to_dict(),
+            result=result,
+            error=None,
+            rerun_of=rerun_of,
+        )
+    )
+    return result
+
+
+def evaluate_site(
+    store: Store,
+    site: Site,
+    facts: ProjectFacts,
+    rules: RuleSet,
+    *,
+    options: CheckOptions = CheckOptions(),
+    rerun_of: str | None = None,
+) -> dict[str, Any]:
+    """Work out a check's result without storing it (check_site stores it)."""
     started = time.perf_counter()
     facts = rules.check_facts(facts)
     versions = _versions(store, options)
@@ -112,23 +143,6 @@ def check_site(
         "rerun_of": rerun_of,
     }
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    store.save_check(
-        CheckRecord(
-            id=check_id,
-            created_at=created_at,
-            created_by=created_by,
-            accepted=True,
-            input_sha256=site.input_sha256,
-            geometry_sha256=site.geometry_sha256,
-            geometry_wkb=shapely.to_wkb(site.geometry),
-            parameters=_parameters(site, facts, options),
-            layer_versions=layer_versions,
-            rule_set=rules.to_dict(),
-            result=result,
-            error=None,
-            rerun_of=rerun_of,
-        )
-    )
     return result
 
 
@@ -294,11 +308,11 @@ def _raster_findings(store: Store, site: Site, rules: RuleSet) -> tuple[list[dic
     for layer in store.catalog.by_role("raster"):
         if layer.source is None:
             continue
-        path = Path(layer.source)
-        versions[layer.key] = raster_version(path)
+        raster = load_raster(Path(layer.source))
+        versions[layer.key] = raster.version()
         rule = rules.rule_for(layer)
         thresholds = rules.thresholds
-        stats = slope_statistics(path, site.geometry, thresholds.slope_degrees)
+        stats = slope_statistics(raster, site.geometry, thresholds.slope_degrees)
         values: dict[str, Any] = {
             "slope_degrees": f"{thresholds.slope_degrees:g}",
             "review_share_pct": f"{thresholds.slope_review_share:.0%}",

@@ -9,7 +9,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
-from sitecheck.areas import area_figures, hectares, mu
+from sitecheck.areas import area_figures_many, hectares, mu
 from sitecheck.config import LayerConfig
 from sitecheck.rules import CATEGORY_ZH, STATUS_ZH, ProjectFacts, Rule, Thresholds
 from sitecheck.stores.base import OverlapPiece
@@ -60,20 +60,25 @@ def layer_finding(
     include_geometry: bool = False,
 ) -> dict[str, Any]:
     """Measure a layer's overlap pieces and apply its rule; the result is plain JSON-ready data."""
-    features = []
-    kept: list[tuple[BaseGeometry, bool]] = []
+    kept: list[tuple[OverlapPiece, BaseGeometry, bool]] = []
     for piece in pieces:
         geometry = polygonal_part(piece.geometry)
-        if geometry is None:
-            continue
-        sliver = is_sliver(geometry, thresholds)
-        kept.append((geometry, sliver))
+        if geometry is not None:
+            kept.append((piece, geometry, is_sliver(geometry, thresholds)))
+    union = shapely.union_all([g for _, g, _ in kept]) if kept else Polygon()
+    outside = None
+    if layer.role == "zone":
+        outside = polygonal_part(site.geometry.difference(union)) or Polygon()
+    measured = [union, *(g for _, g, _ in kept)] + ([outside] if outside is not None else [])
+    figures = area_figures_many(measured, site.crs)
+    features = []
+    for (piece, geometry, sliver), overlap in zip(kept, figures[1 : 1 + len(kept)], strict=True):
         feature: dict[str, Any] = {
             "id": piece.feature_id,
             "name": piece.name,
             "kind": piece.kind,
             "attributes": piece.attributes,
-            "overlap": area_figures(geometry, site.crs),
+            "overlap": overlap,
             "share": geometry.area / site.area_m2,
             "mean_width_m": round(mean_width_m(geometry), 4),
             "sliver": sliver,
@@ -81,33 +86,30 @@ def layer_finding(
         if include_geometry:
             feature["geometry"] = mapping(geometry)
         features.append(feature)
-    union = shapely.union_all([g for g, _ in kept]) if kept else Polygon()
     finding: dict[str, Any] = {
         "layer": layer.key,
         "name_zh": layer.name_zh,
         "name_en": layer.name_en,
         "role": layer.role,
         "version": version,
-        "overlap": area_figures(union, site.crs),
+        "overlap": figures[0],
         "share": union.area / site.area_m2,
         "feature_count": len(features),
-        "sliver_count": sum(1 for _, sliver in kept if sliver),
+        "sliver_count": sum(1 for _, _, sliver in kept if sliver),
         "features": features,
     }
     values = _values(layer, facts, union.area, site.area_m2)
     values["count"] = finding["sliver_count"]
-    if layer.role == "zone":
-        outside = polygonal_part(site.geometry.difference(union)) or Polygon()
+    significant_outside = False
+    if outside is not None:
         outside_parts = [p for p in shapely.get_parts(outside) if not p.is_empty]
-        finding["outside"] = area_figures(outside, site.crs) | {"share": outside.area / site.area_m2}
+        finding["outside"] = figures[-1] | {"share": outside.area / site.area_m2}
         finding["outside_sliver_count"] = sum(1 for p in outside_parts if is_sliver(p, thresholds))
         if include_geometry and not outside.is_empty:
             finding["outside"]["geometry"] = mapping(outside)
         values |= _outside_values(outside.area, site.area_m2)
         significant_outside = any(not is_sliver(p, thresholds) for p in outside_parts)
-    else:
-        significant_outside = False
-    significant_overlap = any(not sliver for _, sliver in kept)
+    significant_overlap = any(not sliver for _, _, sliver in kept)
     if rule is None:
         status, key, exception = "not_applicable", None, None
     elif rule.kind == "constraint_overlap":

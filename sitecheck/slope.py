@@ -1,64 +1,76 @@
-"""Zonal slope statistics inside a site, read from the slope raster (GeoTIFF) with rasterio."""
+"""Zonal slope statistics inside a site, from the slope raster (GeoTIFF) read once with rasterio."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-import rasterio.errors
-import rasterio.features
-import rasterio.windows
-from shapely.geometry import mapping
+import shapely
+from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
 from sitecheck.errors import StoreUnavailable
 
-
-@lru_cache(maxsize=16)
-def raster_sha256(path: Path, mtime_ns: int) -> str:
-    """Hash a raster file once per modification time: its version identity."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+_LOCK = threading.Lock()
 
 
-def raster_version(path: Path) -> dict[str, Any]:
-    """Identify a raster layer's version by file name and sha256."""
+@dataclass(frozen=True)
+class Raster:
+    """A single-band raster held in memory: values (NaN where nodata), the affine transform, and identity."""
+
+    values: np.ndarray
+    transform: Affine
+    sha256: str
+    source_name: str
+
+    def version(self) -> dict[str, Any]:
+        """Identify the raster's version by file name and sha256."""
+        return {"source_name": self.source_name, "sha256": self.sha256}
+
+
+@lru_cache(maxsize=8)
+def _read_raster(path: Path, mtime_ns: int) -> Raster:
+    """Read a raster file once per modification time (the slope layer of a city is a few tens of MB)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with rasterio.open(path) as dataset:
+        values = dataset.read(1, masked=True).astype(np.float64).filled(np.nan)
+        return Raster(values=values, transform=dataset.transform, sha256=digest, source_name=path.name)
+
+
+def load_raster(path: Path) -> Raster:
+    """Return a raster layer in memory, re-read when the file changes."""
     try:
-        stat = path.stat()
+        mtime_ns = path.stat().st_mtime_ns
     except OSError as exc:
         raise StoreUnavailable(f"raster {path.name} is missing", f"栅格数据 {path.name} 缺失") from exc
-    return {"source_name": path.name, "sha256": raster_sha256(path, stat.st_mtime_ns)}
+    with _LOCK:
+        return _read_raster(path, mtime_ns)
 
 
-def slope_statistics(path: Path, site: BaseGeometry, steep_degrees: float) -> dict[str, Any] | None:
+def slope_statistics(raster: Raster, site: BaseGeometry, steep_degrees: float) -> dict[str, Any] | None:
     """Mean and max slope and the share of cells steeper than ``steep_degrees`` whose centres lie in the site.
 
-    The site must be in the raster's CRS. Returns None when no cell centre of the raster lies in the site.
+    The site must be in the raster's CRS. Returns None when no cell centre with data lies in the site.
     """
-    with rasterio.open(path) as dataset:
-        minx, miny, maxx, maxy = site.bounds
-        window = rasterio.windows.from_bounds(minx, miny, maxx, maxy, transform=dataset.transform)
-        window = window.round_offsets(op="floor").round_lengths(op="ceil")
-        try:
-            window = window.intersection(rasterio.windows.Window(0, 0, dataset.width, dataset.height))
-        except rasterio.errors.WindowError:
-            return None
-        if window.width <= 0 or window.height <= 0:
-            return None
-        values = dataset.read(1, window=window, masked=True)
-        transform = dataset.window_transform(window)
-        inside = rasterio.features.geometry_mask(
-            [mapping(site)], out_shape=values.shape, transform=transform, invert=True, all_touched=False
-        )
-    mask = inside & ~np.ma.getmaskarray(values)
-    cells = np.asarray(values)[mask].astype(np.float64)
+    inverse = ~raster.transform
+    minx, miny, maxx, maxy = site.bounds
+    cols, rows = _apply(inverse, np.array([minx, maxx]), np.array([maxy, miny]))
+    height, width = raster.values.shape
+    col0, col1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())), width)
+    row0, row1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())), height)
+    if col0 >= col1 or row0 >= row1:
+        return None
+    col_index, row_index = np.meshgrid(np.arange(col0, col1) + 0.5, np.arange(row0, row1) + 0.5)
+    xs, ys = _apply(raster.transform, col_index.ravel(), row_index.ravel())
+    inside = shapely.contains_xy(site, xs, ys)
+    cells = raster.values[row0:row1, col0:col1].ravel()[inside]
+    cells = cells[~np.isnan(cells)]
     if cells.size == 0:
         return None
     return {
@@ -67,3 +79,9 @@ def slope_statistics(path: Path, site: BaseGeometry, steep_degrees: float) -> di
         "max_deg": round(float(cells.max()), 2),
         "steep_share": round(float((cells > steep_degrees).mean()), 4),
     }
+
+
+def _apply(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply an affine transform to coordinate arrays."""
+    a, b, c, d, e, f = transform[:6]
+    return a * x + b * y + c, d * x + e * y + f

@@ -171,15 +171,21 @@ def get_transformer(src: str, dst: str) -> Transformer:
 
 def transform_coords(geometry: BaseGeometry, src: str, dst: str) -> BaseGeometry:
     """Transform a geometry between two CRS (no range checks: use transform_checked for inputs)."""
+    result: BaseGeometry = transform_coords_many(np.array([geometry], dtype=object), src, dst)[0]
+    return result
+
+
+def transform_coords_many(geometries: NDArray[np.object_], src: str, dst: str) -> NDArray[np.object_]:
+    """Transform an array of geometries with one call into PROJ (no range checks)."""
     if src == dst:
-        return geometry
+        return geometries
     transformer = get_transformer(src, dst)
 
     def _apply(coords: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
         return np.column_stack([x, y])
 
-    return shapely.transform(geometry, _apply)
+    return np.asarray(shapely.transform(geometries, _apply), dtype=object)
 
 
 def swap_axes(geometry: BaseGeometry) -> BaseGeometry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -106,6 +107,10 @@ class PostgisStore:
             pool_pre_ping=True,
             connect_args={"options": SESSION_OPTIONS},
         )
+        # Reads run without BEGIN/COMMIT round trips; writes use _begin().
+        self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
+        self._versions_lock = threading.Lock()
+        self._versions_cache: tuple[tuple[Any, ...], list[LayerVersion]] | None = None
         with self._begin() as conn:
             self._create_schema(conn)
 
@@ -116,6 +121,17 @@ class PostgisStore:
         """Yield a connection inside a transaction; driver faults become StoreUnavailable."""
         try:
             with self.db.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
+            ) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """Yield an autocommit connection for reads; driver faults become StoreUnavailable."""
+        try:
+            with self.read_db.connect() as conn:
                 yield conn
         except OperationalError as exc:
             raise StoreUnavailable(
@@ -161,16 +177,32 @@ class PostgisStore:
             query = query.where(lv.c.layer_key == layer_key)
         return [_version_from_row(row._mapping) for row in conn.execute(query)]
 
+    def _all_versions(self) -> list[LayerVersion]:
+        """Every version of every layer; re-read only after a load or publication (one cheap query tells)."""
+        lv, lp = self.tables.layer_version, self.tables.layer_publication
+        generation_query = select(
+            select(func.coalesce(func.max(lp.c.id), 0)).scalar_subquery(),
+            select(func.count()).select_from(lv).scalar_subquery(),
+        )
+        with self._read() as conn:
+            generation = tuple(conn.execute(generation_query).one())
+            with self._versions_lock:
+                cached = self._versions_cache
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            versions = self._version_rows(conn)
+        with self._versions_lock:
+            self._versions_cache = (generation, versions)
+        return versions
+
     def current_versions(self) -> dict[str, LayerVersion]:
         """Return the version in force for every layer that has one."""
-        with self._begin() as conn:
-            return {v.layer_key: v for v in self._version_rows(conn) if v.is_current}
+        return {v.layer_key: v for v in self._all_versions() if v.is_current}
 
     def list_versions(self, layer_key: str) -> list[LayerVersion]:
         """Return every version of a layer, newest first."""
         self.catalog.get(layer_key)
-        with self._begin() as conn:
-            return self._version_rows(conn, layer_key)
+        return [v for v in self._all_versions() if v.layer_key == layer_key]
 
     def versions_as_of(self, when: datetime) -> dict[str, LayerVersion]:
         """Return, per layer, the version whose publication was the last one at or before ``when``."""
@@ -232,7 +264,7 @@ class PostgisStore:
     def get_check(self, check_id: str) -> CheckRecord:
         """Return a stored check or raise CheckNotFound."""
         table = self.tables.check_record
-        with self._begin() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(*[table.c[c] for c in _CHECK_COLUMNS], func.ST_AsBinary(table.c.geometry).label("wkb")).where(
                     table.c.id == check_id
@@ -253,7 +285,7 @@ class PostgisStore:
         """
         statement = self._overlap_statement(tuple(sorted((k, v.version) for k, v in versions.items())))
         found: dict[str, list[OverlapPiece]] = {key: [] for key in versions}
-        with self._begin() as conn:
+        with self._read() as conn:
             rows = conn.execute(statement, {"site": shapely.to_wkb(site)}).all()
         for row in rows:
             found[row.layer].append(

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS layer_current (
 );
 """
 
+_GENERATION_QUERY = "SELECT (SELECT coalesce(max(id), 0) FROM layer_publication), (SELECT count(*) FROM layer_version)"
 _VERSION_QUERY = """
 SELECT v.*, (SELECT max(p.published_at) FROM layer_publication p
              WHERE p.layer_key = v.layer_key AND p.version = v.version) AS published_at,
@@ -90,6 +91,8 @@ class SqliteRecords:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._cache_lock = threading.Lock()
+        self._versions_cache: tuple[tuple[Any, ...], list[tuple[LayerVersion, str]]] | None = None
         self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
@@ -121,10 +124,20 @@ class SqliteRecords:
         return self._connection()
 
     def versions(self, layer_key: str | None = None) -> list[tuple[LayerVersion, str]]:
-        """Return (version, file path) pairs, newest first per layer."""
-        where, args = ("WHERE v.layer_key = ?", (layer_key,)) if layer_key else ("", ())
-        rows = self.read().execute(f"{_VERSION_QUERY} {where} ORDER BY v.layer_key, v.version DESC", args)
-        return [(_version_from_row(row), row["path"]) for row in rows]
+        """Return (version, file path) pairs, newest first per layer.
+
+        Checks read versions on every request: the parsed list is cached and re-read only when a load or a
+        publication has happened since (one cheap query tells).
+        """
+        generation = tuple(self.read().execute(_GENERATION_QUERY).fetchone())
+        with self._cache_lock:
+            cached = self._versions_cache
+        if cached is None or cached[0] != generation:
+            rows = self.read().execute(f"{_VERSION_QUERY} ORDER BY v.layer_key, v.version DESC")
+            cached = (generation, [(_version_from_row(row), row["path"]) for row in rows])
+            with self._cache_lock:
+                self._versions_cache = cached
+        return [pair for pair in cached[1] if layer_key is None or pair[0].layer_key == layer_key]
 
     def next_version(self, conn: sqlite3.Connection, layer_key: str) -> int:
         """Return the next version number of a layer (inside the caller's transaction)."""

@@ -70,14 +70,14 @@ def test_ellipsoidal_area_ignores_orientation_and_subtracts_holes() -> None:
 
 
 def test_area_figures_for_the_hangzhou_sample() -> None:
-    """area_figures gives m², 公顷 and 亩, planar and ellipsoidal, rounded for display."""
+    """area_figures gives m² (4 decimals), 公顷 (4) and 亩 (2), planar and ellipsoidal."""
     site = read_site((SAMPLES / "hangzhou_pengbu_BR14.txt").read_bytes())
     figures = area_figures(site.geometry, site.analysis_crs)
     assert figures == {
-        "area_m2": 57_089.5,
+        "area_m2": 57_089.5009,
         "area_ha": 5.709,
         "area_mu": 85.63,
-        "ellipsoidal_area_m2": 57_088.89,
+        "ellipsoidal_area_m2": 57_088.8894,
         "ellipsoidal_area_ha": 5.7089,
         "ellipsoidal_area_mu": 85.63,
     }

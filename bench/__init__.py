@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table against raw baselines measured in the same run."""
