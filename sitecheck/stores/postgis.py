@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import shapely
@@ -49,6 +49,7 @@ from sitecheck.stores.base import (
     WriteObserver,
     iter_nonempty,
 )
+from sitecheck.stores.pg_copy import HEADER, TRAILER, encode_column, encode_ewkb_column, encode_rows
 from sitecheck.stores.pg_tables import (
     feature_table,
     feature_table_name,
@@ -74,7 +75,6 @@ _CHECK_COLUMNS = (
     "error",
     "rerun_of",
 )
-_COPY_TYPES = {"text": "text", "integer": "int8", "real": "float8", "boolean": "bool", "datetime": "text"}
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -428,31 +428,28 @@ class PostgisStore:
             sql.Identifier(table_name),
             sql.SQL(", ").join(sql.Identifier(c) for c in columns),
         )
-        types = ["int8", "text", "text", "text", *(_COPY_TYPES[f.kind] for f in fields), "bytea"]
         count = 0
         bounds = [math.inf, math.inf, -math.inf, -math.inf]
         raw = conn.connection.driver_connection
         assert raw is not None, "a live connection has a driver connection"
         with raw.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-            copy.set_types(types)
+            copy.write(HEADER)
             for batch in iter_nonempty(batches):
-                ewkb = _with_srid(batch.wkb, self.srid)
-                rows = zip(
-                    batch.fids.tolist(),
-                    batch.feature_ids,
-                    batch.names,
-                    batch.kinds,
-                    *batch.values,
-                    ewkb,
-                    strict=True,
-                )
-                for row in rows:
-                    copy.write_row(row)
+                encoded = [
+                    encode_column(batch.fids.tolist(), "integer"),
+                    encode_column(batch.feature_ids, "text"),
+                    encode_column(batch.names, "text"),
+                    encode_column(batch.kinds, "text"),
+                    *(encode_column(values, field.kind) for field, values in zip(fields, batch.values, strict=True)),
+                    encode_ewkb_column(batch.wkb, self.srid),
+                ]
+                copy.write(encode_rows(encoded))
                 count += len(batch)
                 minx, miny, maxx, maxy = shapely.total_bounds(batch.geometries)
                 bounds = [min(bounds[0], minx), min(bounds[1], miny), max(bounds[2], maxx), max(bounds[3], maxy)]
                 if observer is not None:
                     observer(count)
+            copy.write(TRAILER)
         return count, (bounds[0], bounds[1], bounds[2], bounds[3])
 
     def _write_subdivided(self, conn: Connection, qualified: str, sub_name: str) -> None:
@@ -506,22 +503,6 @@ def _version_from_row(row: Any) -> LayerVersion:
         is_current=bool(row["is_current"]),
         published_at=row["published_at"],
     )
-
-
-def _with_srid(wkb: Iterable[bytes], srid: int) -> list[bytes]:
-    """Turn ISO WKB into EWKB carrying an SRID by rewriting each 5-byte header (no geometry re-encoding)."""
-    headers: dict[bytes, bytes] = {}
-    out = []
-    for blob in wkb:
-        head = blob[:5]
-        new_head = headers.get(head)
-        if new_head is None:
-            order: Literal["little", "big"] = "little" if head[0] == 1 else "big"
-            geometry_type = int.from_bytes(head[1:5], order) | 0x20000000
-            new_head = head[:1] + geometry_type.to_bytes(4, order) + srid.to_bytes(4, order)
-            headers[head] = new_head
-        out.append(new_head + blob[5:])
-    return out
 
 
 def _quote(identifier: str) -> str:
