@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -84,6 +84,26 @@ class LayerVersion:
     fields: tuple[SourceField, ...] = ()
     is_current: bool = False
     published_at: datetime | None = None
+
+    @classmethod
+    def from_record(cls, row: Mapping[str, Any]) -> LayerVersion:
+        """Build a version from a stored record whose values are already decoded (times, JSON, arrays)."""
+        return cls(
+            layer_key=row["layer_key"],
+            version=row["version"],
+            source_name=row["source_name"],
+            sha256=row["sha256"],
+            feature_count=row["feature_count"],
+            source_crs=row["source_crs"],
+            crs=row["crs"],
+            bbox=tuple(row["bbox"]) if row["bbox"] else None,  # type: ignore[arg-type]
+            loaded_at=row["loaded_at"],
+            loaded_by=row["loaded_by"],
+            report=row["report"],
+            fields=tuple(SourceField(f["name"], f["kind"]) for f in row["fields"]),
+            is_current=bool(row["is_current"]),
+            published_at=row["published_at"],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the version as JSON-ready data."""

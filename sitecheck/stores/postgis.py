@@ -119,24 +119,14 @@ class PostgisStore:
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         """Yield a connection inside a transaction; driver faults become StoreUnavailable."""
-        try:
-            with self.db.begin() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
-            ) from exc
+        with _unavailable_on_fault(), self.db.begin() as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """Yield an autocommit connection for reads; driver faults become StoreUnavailable."""
-        try:
-            with self.read_db.connect() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
-            ) from exc
+        with _unavailable_on_fault(), self.read_db.connect() as conn:
+            yield conn
 
     def _create_schema(self, conn: Connection) -> None:
         """Create PostGIS (if missing), the schemas and the record tables."""
@@ -175,7 +165,7 @@ class PostgisStore:
         )
         if layer_key is not None:
             query = query.where(lv.c.layer_key == layer_key)
-        return [_version_from_row(row._mapping) for row in conn.execute(query)]
+        return [LayerVersion.from_record(row._mapping) for row in conn.execute(query)]
 
     def _all_versions(self) -> list[LayerVersion]:
         """Every version of every layer; re-read only after a load or publication (one cheap query tells)."""
@@ -485,24 +475,13 @@ class PostgisStore:
             )
 
 
-def _version_from_row(row: Any) -> LayerVersion:
-    """Build a LayerVersion from a joined version row."""
-    return LayerVersion(
-        layer_key=row["layer_key"],
-        version=row["version"],
-        source_name=row["source_name"],
-        sha256=row["sha256"],
-        feature_count=row["feature_count"],
-        source_crs=row["source_crs"],
-        crs=row["crs"],
-        bbox=tuple(row["bbox"]) if row["bbox"] else None,
-        loaded_at=row["loaded_at"],
-        loaded_by=row["loaded_by"],
-        report=row["report"],
-        fields=tuple(SourceField(f["name"], f["kind"]) for f in row["fields"]),
-        is_current=bool(row["is_current"]),
-        published_at=row["published_at"],
-    )
+@contextmanager
+def _unavailable_on_fault() -> Iterator[None]:
+    """Turn the driver's connection faults into the domain's StoreUnavailable."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试") from exc
 
 
 def _quote(identifier: str) -> str:

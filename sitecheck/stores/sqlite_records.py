@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sitecheck.stores.base import CheckRecord, LayerVersion, SourceField
+from sitecheck.stores.base import CheckRecord, LayerVersion
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_version (
@@ -251,21 +251,10 @@ def _json(value: Any) -> str:
 
 
 def _version_from_row(row: sqlite3.Row) -> LayerVersion:
-    """Build a LayerVersion from a version row."""
-    bbox: Any = json.loads(row["bbox"]) if row["bbox"] else None
-    return LayerVersion(
-        layer_key=row["layer_key"],
-        version=row["version"],
-        source_name=row["source_name"],
-        sha256=row["sha256"],
-        feature_count=row["feature_count"],
-        source_crs=row["source_crs"],
-        crs=row["crs"],
-        bbox=tuple(bbox) if bbox else None,
-        loaded_at=datetime.fromisoformat(row["loaded_at"]),
-        loaded_by=row["loaded_by"],
-        report=json.loads(row["report"]),
-        fields=tuple(SourceField(f["name"], f["kind"]) for f in json.loads(row["fields"])),
-        is_current=bool(row["is_current"]),
-        published_at=datetime.fromisoformat(row["published_at"]) if row["published_at"] else None,
-    )
+    """Build a LayerVersion from a version row, decoding SQLite's text columns."""
+    values = dict(row)
+    for name in ("bbox", "report", "fields"):
+        values[name] = json.loads(values[name]) if values[name] else None
+    values["loaded_at"] = datetime.fromisoformat(values["loaded_at"])
+    values["published_at"] = datetime.fromisoformat(values["published_at"]) if values["published_at"] else None
+    return LayerVersion.from_record(values)
