@@ -96,7 +96,7 @@ class LayerVersion:
             feature_count=row["feature_count"],
             source_crs=row["source_crs"],
             crs=row["crs"],
-            bbox=tuple(row["bbox"]) if row["bbox"] else None,  # type: ignore[arg-type]
+            bbox=tuple(row["bbox"]) if row["bbox"] else None,
             loaded_at=row["loaded_at"],
             loaded_by=row["loaded_by"],
             report=row["report"],

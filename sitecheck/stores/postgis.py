@@ -165,7 +165,7 @@ class PostgisStore:
         )
         if layer_key is not None:
             query = query.where(lv.c.layer_key == layer_key)
-        return [LayerVersion.from_record(row._mapping) for row in conn.execute(query)]
+        return [LayerVersion.from_record(dict(row._mapping)) for row in conn.execute(query)]
 
     def _all_versions(self) -> list[LayerVersion]:
         """Every version of every layer; re-read only after a load or publication (one cheap query tells)."""
