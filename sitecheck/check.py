@@ -23,7 +23,7 @@ from sitecheck.rules import STATUS_ZH, VERDICT_ZH, ProjectFacts, RuleSet, overal
 from sitecheck.settings import IntakeLimits
 from sitecheck.slope import load_raster, slope_statistics
 from sitecheck.stores.base import CheckRecord, LayerVersion, Store
-from sitecheck.stores.sqlite_records import utc_now
+from sitecheck.timeutil import utc_now
 
 CHECKED_ROLES = ("constraint", "zone")
 CONTEXT_ROLES = ("reference", "parcels")

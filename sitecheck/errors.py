@@ -149,6 +149,39 @@ class GeometryTooManyVertices(GeometryError):
     code = "GEOM_TOO_MANY_VERTICES"
 
 
+# --- access ------------------------------------------------------------------------------------------
+
+
+class AccessError(SitecheckError):
+    """Base for refusals about who is asking."""
+
+    code = "ACCESS_DENIED"
+
+
+class AuthRequired(AccessError):
+    """No valid API key was presented (missing, unknown, expired or revoked)."""
+
+    code = "AUTH_REQUIRED"
+
+
+class Forbidden(AccessError):
+    """The key is valid but its role or scopes do not allow this."""
+
+    code = "FORBIDDEN"
+
+
+class RateLimited(AccessError):
+    """Too many requests from this key or address; retry after the time given."""
+
+    code = "RATE_LIMITED"
+
+
+class ServerBusy(SitecheckError):
+    """Too much heavy work is running; retry shortly instead of queueing."""
+
+    code = "SERVER_BUSY"
+
+
 # --- things that do not exist ------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
+from sitecheck.access import ApiKey, AuditEvent
 from sitecheck.config import LayerCatalog
 
 # Canonical columns every stored layer version has beside the source's own fields. The leading
@@ -153,6 +154,7 @@ class CheckRecord:
     result: dict[str, Any] | None
     error: dict[str, Any] | None
     rerun_of: str | None = None
+    organisation: str | None = None
 
 
 class WriteObserver(Protocol):
@@ -208,6 +210,30 @@ class Store(Protocol):
 
     def get_check(self, check_id: str) -> CheckRecord:
         """Return a stored check or raise CheckNotFound."""
+        ...
+
+    def save_key(self, key: ApiKey) -> None:
+        """Store a new API key record (the secret's hash only)."""
+        ...
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """Return a key record by its public id, or None."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]:
+        """Return every key record, newest first."""
+        ...
+
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark a key revoked (once); return the updated record, or None if unknown."""
+        ...
+
+    def record_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        ...
+
+    def list_events(self, *, limit: int = 100, offset: int = 0, action: str | None = None) -> list[AuditEvent]:
+        """Return audit events, newest first."""
         ...
 
     def close(self) -> None:

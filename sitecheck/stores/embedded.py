@@ -20,6 +20,7 @@ import shapely
 from pyogrio.errors import DataSourceError
 from shapely.geometry.base import BaseGeometry
 
+from sitecheck.access import ApiKey
 from sitecheck.config import LayerCatalog
 from sitecheck.errors import CheckNotFound, LayerEmpty, LayerValidationFailed, StoreUnavailable, VersionNotFound
 from sitecheck.settings import Settings
@@ -28,6 +29,7 @@ from sitecheck.stores.base import (
     FEATURE_KIND,
     FEATURE_NAME,
     FID,
+    AuditEvent,
     CheckRecord,
     FeatureBatch,
     LayerVersion,
@@ -36,8 +38,9 @@ from sitecheck.stores.base import (
     WriteObserver,
     iter_nonempty,
 )
-from sitecheck.stores.sqlite_records import SqliteRecords, utc_now
+from sitecheck.stores.sqlite_records import SqliteRecords
 from sitecheck.subdivide import subdivide
+from sitecheck.timeutil import utc_now
 
 _GPKG_GEOMETRY_TYPES = {"polygon": "MultiPolygon", "line": "Unknown", "point": "Unknown", "any": "Unknown"}
 _NUMPY_TYPES = {"text": object, "integer": np.int64, "real": np.float64, "boolean": np.bool_, "datetime": object}
@@ -258,6 +261,34 @@ class EmbeddedStore:
         if record is None:
             raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
         return record
+
+    # --- keys and audit ------------------------------------------------------------------------------
+
+    def save_key(self, key: ApiKey) -> None:
+        """Store a new API key record."""
+        self.records.insert_key(key)
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """Return a key record by its public id, or None."""
+        found = self.records.keys(key_id)
+        return found[0] if found else None
+
+    def list_keys(self) -> list[ApiKey]:
+        """Return every key record, newest first."""
+        return self.records.keys()
+
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark a key revoked (the first revocation time stays)."""
+        self.records.revoke_key(key_id, at)
+        return self.get_key(key_id)
+
+    def record_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        self.records.insert_event(event)
+
+    def list_events(self, *, limit: int = 100, offset: int = 0, action: str | None = None) -> list[AuditEvent]:
+        """Return audit events, newest first."""
+        return self.records.events(limit=limit, offset=offset, action=action)
 
     # --- reading -------------------------------------------------------------------------------------
 

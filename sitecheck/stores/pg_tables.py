@@ -42,6 +42,8 @@ class RecordTables:
     layer_publication: Table
     layer_current: Table
     check_record: Table
+    api_key: Table
+    audit_event: Table
 
 
 def record_tables(schema: str, srid: int) -> RecordTables:
@@ -102,8 +104,39 @@ def record_tables(schema: str, srid: int) -> RecordTables:
         Column("result", JSONB),
         Column("error", JSONB),
         Column("rerun_of", Text),
+        Column("organisation", Text, index=True),
     )
-    return RecordTables(metadata, layer_version, layer_publication, layer_current, check_record)
+    api_key = Table(
+        "api_key",
+        metadata,
+        Column("key_id", Text, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("role", Text, nullable=False),
+        Column("organisation", Text, nullable=False),
+        Column("scopes", JSONB, nullable=False),
+        Column("secret_sha256", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_by", Text, nullable=False),
+        Column("expires_at", DateTime(timezone=True)),
+        Column("revoked_at", DateTime(timezone=True)),
+    )
+    audit_event = Table(
+        "audit_event",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("organisation", Text),
+        Column("action", Text, nullable=False, index=True),
+        Column("target", Text, nullable=False),
+        Column("outcome", Text, nullable=False),
+        Column("address", Text),
+        Column("details", JSONB, nullable=False),
+    )
+    return RecordTables(metadata, layer_version, layer_publication, layer_current, check_record, api_key, audit_event)
+
+
+APPEND_ONLY_TABLES = ("check_record", "audit_event", "layer_publication")
 
 
 def feature_table_name(layer_key: str, version: int) -> str:

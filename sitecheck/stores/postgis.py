@@ -20,11 +20,24 @@ import shapely
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Select, bindparam, create_engine, func, insert, literal, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from sitecheck.access import ApiKey
 from sitecheck.config import LayerCatalog
 from sitecheck.errors import (
     CheckNotFound,
@@ -40,6 +53,7 @@ from sitecheck.stores.base import (
     FEATURE_KIND,
     FEATURE_NAME,
     FID,
+    AuditEvent,
     CheckRecord,
     FeatureBatch,
     LayerVersion,
@@ -51,6 +65,7 @@ from sitecheck.stores.base import (
 )
 from sitecheck.stores.pg_copy import HEADER, TRAILER, encode_column, encode_ewkb_column, encode_rows
 from sitecheck.stores.pg_tables import (
+    APPEND_ONLY_TABLES,
     feature_table,
     feature_table_name,
     record_tables,
@@ -62,6 +77,7 @@ from sitecheck.stores.pg_tables import (
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 SUBDIVIDE_MAX_VERTICES = 256
 _CHECK_COLUMNS = (
+    "organisation",
     "id",
     "created_at",
     "created_by",
@@ -140,6 +156,29 @@ class PostgisStore:
         for schema in (self.schema, self.layer_schema):
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}"))
         self.tables.metadata.create_all(conn)
+        # The audit trail is append-only for every database role, the service's own included: a trigger
+        # refuses UPDATE, DELETE and TRUNCATE on it (docs/access.md).
+        schema = _quote(self.schema)
+        conn.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION {schema}.refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit records are append-only (%)', TG_TABLE_NAME; END $$"
+            )
+        )
+        for table in APPEND_ONLY_TABLES:
+            target = f"{schema}.{_quote(table)}"
+            conn.execute(
+                text(
+                    f"CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON {target} "
+                    f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_audit_change()"
+                )
+            )
+            conn.execute(
+                text(
+                    f"CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON {target} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_audit_change()"
+                )
+            )
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -264,6 +303,52 @@ class PostgisStore:
             raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
         values = {c: getattr(row, c) for c in _CHECK_COLUMNS}
         return CheckRecord(**values, geometry_wkb=bytes(row.wkb) if row.wkb is not None else None)
+
+    # --- keys and audit ------------------------------------------------------------------------------
+
+    def save_key(self, key: ApiKey) -> None:
+        """Store a new API key record."""
+        values = dict(key.__dict__) | {"scopes": list(key.scopes)}
+        with self._begin() as conn:
+            conn.execute(insert(self.tables.api_key).values(**values))
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        """Return a key record by its public id, or None."""
+        table = self.tables.api_key
+        with self._read() as conn:
+            row = conn.execute(select(table).where(table.c.key_id == key_id)).first()
+        return _key_from_row(row._mapping) if row else None
+
+    def list_keys(self) -> list[ApiKey]:
+        """Return every key record, newest first."""
+        table = self.tables.api_key
+        with self._read() as conn:
+            rows = conn.execute(select(table).order_by(table.c.created_at.desc())).all()
+        return [_key_from_row(row._mapping) for row in rows]
+
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark a key revoked (the first revocation time stays)."""
+        table = self.tables.api_key
+        with self._begin() as conn:
+            conn.execute(
+                update(table).where((table.c.key_id == key_id) & table.c.revoked_at.is_(None)).values(revoked_at=at)
+            )
+        return self.get_key(key_id)
+
+    def record_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        values = {k: v for k, v in event.__dict__.items() if k != "id"}
+        with self._begin() as conn:
+            conn.execute(insert(self.tables.audit_event).values(**values))
+
+    def list_events(self, *, limit: int = 100, offset: int = 0, action: str | None = None) -> list[AuditEvent]:
+        """Return audit events, newest first."""
+        table = self.tables.audit_event
+        query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
+        if action is not None:
+            query = query.where(table.c.action == action)
+        with self._read() as conn:
+            return [AuditEvent(**row._mapping) for row in conn.execute(query)]
 
     # --- overlay -------------------------------------------------------------------------------------
 
@@ -482,6 +567,11 @@ def _unavailable_on_fault() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试") from exc
+
+
+def _key_from_row(row: Any) -> ApiKey:
+    """Build an ApiKey from its row."""
+    return ApiKey(**(dict(row) | {"scopes": tuple(row["scopes"])}))
 
 
 def _quote(identifier: str) -> str:

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sitecheck.stores.base import CheckRecord, LayerVersion
+from sitecheck.access import ApiKey
+from sitecheck.stores.base import AuditEvent, CheckRecord, LayerVersion
+from sitecheck.timeutil import utc_now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_version (
@@ -53,9 +55,41 @@ CREATE TABLE IF NOT EXISTS check_record (
     rule_set TEXT NOT NULL,
     result TEXT,
     error TEXT,
-    rerun_of TEXT
+    rerun_of TEXT,
+    organisation TEXT
+);
+CREATE TABLE IF NOT EXISTS api_key (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    organisation TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    organisation TEXT,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    address TEXT,
+    details TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS check_record_geometry_sha256 ON check_record (geometry_sha256);
+CREATE TRIGGER IF NOT EXISTS check_record_no_update BEFORE UPDATE ON check_record
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS check_record_no_delete BEFORE DELETE ON check_record
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
+    BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TABLE IF NOT EXISTS layer_current (
     layer_key TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -71,11 +105,6 @@ SELECT v.*, (SELECT max(p.published_at) FROM layer_publication p
        (c.version IS NOT NULL) AS is_current
 FROM layer_version v LEFT JOIN layer_current c ON c.layer_key = v.layer_key AND c.version = v.version
 """
-
-
-def utc_now() -> datetime:
-    """Return the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 def _iso(when: datetime) -> str:
@@ -198,7 +227,7 @@ class SqliteRecords:
         """Store a check record."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO check_record VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO check_record VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.id,
                     _iso(record.created_at),
@@ -213,6 +242,7 @@ class SqliteRecords:
                     None if record.result is None else _json(record.result),
                     None if record.error is None else _json(record.error),
                     record.rerun_of,
+                    record.organisation,
                 ),
             )
 
@@ -235,7 +265,93 @@ class SqliteRecords:
             result=json.loads(row["result"]) if row["result"] else None,
             error=json.loads(row["error"]) if row["error"] else None,
             rerun_of=row["rerun_of"],
+            organisation=row["organisation"],
         )
+
+    def insert_key(self, key: ApiKey) -> None:
+        """Store a key record."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO api_key VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key.key_id,
+                    key.name,
+                    key.role,
+                    key.organisation,
+                    _json(list(key.scopes)),
+                    key.secret_sha256,
+                    _iso(key.created_at),
+                    key.created_by,
+                    _iso_or_none(key.expires_at),
+                    _iso_or_none(key.revoked_at),
+                ),
+            )
+
+    def keys(self, key_id: str | None = None) -> list[ApiKey]:
+        """Return key records (one, or all newest first)."""
+        where, args = ("WHERE key_id = ?", (key_id,)) if key_id else ("", ())
+        rows = self.read().execute(f"SELECT * FROM api_key {where} ORDER BY created_at DESC", args)
+        return [
+            ApiKey(
+                key_id=row["key_id"],
+                name=row["name"],
+                role=row["role"],
+                organisation=row["organisation"],
+                scopes=tuple(json.loads(row["scopes"])),
+                secret_sha256=row["secret_sha256"],
+                created_at=datetime.fromisoformat(row["created_at"]),
+                created_by=row["created_by"],
+                expires_at=_time_or_none(row["expires_at"]),
+                revoked_at=_time_or_none(row["revoked_at"]),
+            )
+            for row in rows
+        ]
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        """Mark a key revoked (the first revocation time stays)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE api_key SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (_iso(at), key_id)
+            )
+
+    def insert_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit_event (at, actor, organisation, action, target, outcome, address, details) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    _iso(event.at),
+                    event.actor,
+                    event.organisation,
+                    event.action,
+                    event.target,
+                    event.outcome,
+                    event.address,
+                    _json(event.details),
+                ),
+            )
+
+    def events(self, *, limit: int, offset: int, action: str | None) -> list[AuditEvent]:
+        """Return audit events, newest first."""
+        where, args = ("WHERE action = ?", [action]) if action else ("", [])
+        rows = self.read().execute(
+            f"SELECT * FROM audit_event {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+        )
+        return [
+            AuditEvent(
+                id=row["id"],
+                at=datetime.fromisoformat(row["at"]),
+                actor=row["actor"],
+                organisation=row["organisation"],
+                action=row["action"],
+                target=row["target"],
+                outcome=row["outcome"],
+                address=row["address"],
+                details=json.loads(row["details"]),
+            )
+            for row in rows
+        ]
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -243,6 +359,16 @@ class SqliteRecords:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _iso_or_none(when: datetime | None) -> str | None:
+    """Format an optional time."""
+    return None if when is None else _iso(when)
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    """Parse an optional time."""
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _json(value: Any) -> str:
