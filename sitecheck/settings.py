@@ -26,6 +26,21 @@ class IntakeLimits(BaseSettings):
     max_json_depth: int = 32
 
 
+class AccessSettings(BaseSettings):
+    """Access control, limits and exposure of the HTTP service."""
+
+    model_config = SettingsConfigDict(env_prefix="SITECHECK_ACCESS_")
+
+    auth_enabled: bool = Field(default=True, description="Off only for the local demo: then loopback callers only.")
+    public_read: bool = Field(default=False, description="Let callers without a key read the map layers.")
+    rate_per_key: str = Field(default="3000/minute", description="Requests per key (limits notation).")
+    rate_per_ip: str = Field(default="6000/minute", description="Requests per client address.")
+    max_heavy_concurrency: int = Field(default=8, ge=1, description="Checks, reports, maps running at once.")
+    heavy_wait_seconds: float = Field(default=2.0, ge=0, description="Wait for a heavy-work slot before 503.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
+    docs_enabled: bool = Field(default=True, description="Serve the OpenAPI document and its pages.")
+
+
 class Settings(BaseSettings):
     """Deployment settings. No database URL means the embedded engine (GeoPackage + Shapely)."""
 
@@ -44,6 +59,9 @@ class Settings(BaseSettings):
     )
     db_schema: str = Field(default="sitecheck", description="PostgreSQL schema for records and layer tables.")
     intake: IntakeLimits = Field(default_factory=IntakeLimits)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    statement_timeout_ms: int = Field(default=30_000, ge=0, description="PostgreSQL statement timeout for requests.")
+    pool_timeout_s: float = Field(default=5.0, gt=0, description="Wait for a database connection before 503.")
 
     @property
     def engine(self) -> str:

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sitecheck.access import ApiKey
 from sitecheck.config import LayerCatalog
@@ -118,10 +119,11 @@ class PostgisStore:
         self.tables = record_tables(self.schema, self.srid)
         self.db: Engine = create_engine(
             sqlalchemy_url(settings.database_url),
-            pool_size=5,
-            max_overflow=5,
+            pool_size=8,
+            max_overflow=4,
+            pool_timeout=settings.pool_timeout_s,
             pool_pre_ping=True,
-            connect_args={"options": SESSION_OPTIONS},
+            connect_args={"options": f"{SESSION_OPTIONS} -c statement_timeout={settings.statement_timeout_ms}"},
         )
         # Reads run without BEGIN/COMMIT round trips; writes use _begin().
         self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
@@ -443,6 +445,8 @@ class PostgisStore:
         lv = self.tables.layer_version
         with self._begin() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(draft.layer_key))))
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            conn.execute(text("SET LOCAL statement_timeout = 0"))  # a city-scale load outlasts a request's limit
             version = (
                 1
                 + conn.execute(
@@ -565,7 +569,8 @@ def _unavailable_on_fault() -> Iterator[None]:
     """Turn the driver's connection faults into the domain's StoreUnavailable."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, PoolTimeout) as exc:
+        # Connection lost, server restarting, statement timeout, or no pooled connection free in time.
         raise StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试") from exc
 
 

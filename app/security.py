@@ -1,0 +1,152 @@
+"""Who may call what: API keys, the route permission table, rate limits and the cap on heavy work.
+
+Every route is authorised by one app-wide dependency that looks the route up in ``ROUTE_PERMISSIONS``: a
+route missing from the table is refused (deny by default), and a test checks that every route is listed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from sitecheck.access import PERMISSIONS, PUBLIC_PERMISSIONS, Principal, authenticate
+from sitecheck.errors import AuthRequired, Forbidden, RateLimited, ServerBusy
+from sitecheck.settings import Settings
+from sitecheck.stores.base import Store
+
+# (method, route path) -> (permission or None for public, heavy work?)
+ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, bool]] = {}
+LOCAL_ADMIN = Principal(None, "local-admin", "local", frozenset(PERMISSIONS))
+
+
+def permit(method: str, path: str, permission: str | None, *, heavy: bool = False) -> None:
+    """Declare the permission a route needs (None: public) and whether it is heavy work."""
+    if permission is not None and permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    ROUTE_PERMISSIONS[(method.upper(), path)] = (permission, heavy)
+
+
+@dataclass
+class Guard:
+    """Per-process access state: rate limiters and the heavy-work semaphore."""
+
+    settings: Settings
+    limiter: MovingWindowRateLimiter
+    heavy: threading.BoundedSemaphore
+
+    @classmethod
+    def create(cls, settings: Settings) -> Guard:
+        """Build the guard from the settings."""
+        return cls(
+            settings=settings,
+            limiter=MovingWindowRateLimiter(MemoryStorage()),
+            heavy=threading.BoundedSemaphore(settings.access.max_heavy_concurrency),
+        )
+
+
+def _token(request: Request) -> str | None:
+    """The presented API key: ``Authorization: Bearer …`` or ``X-API-Key``."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for addresses on this machine."""
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _principal(request: Request, settings: Settings, store: Store) -> Principal:
+    """Resolve the caller: a key, the local administrator (auth off, loopback only), or the public."""
+    host = request.client.host if request.client else None
+    if not settings.access.auth_enabled:
+        if not is_loopback(host):
+            raise Forbidden(
+                "access control is off, so only this machine may call the service",
+                "访问控制已关闭，仅允许本机访问",
+            )
+        return LOCAL_ADMIN
+    token = _token(request)
+    if token is not None:
+        return authenticate(store, token)
+    if settings.access.public_read:
+        return Principal(None, "public", None, PUBLIC_PERMISSIONS)
+    raise AuthRequired("an API key is required (Authorization: Bearer …)", "需要 API 密钥（Authorization: Bearer …）")
+
+
+def _rate_limit(guard: Guard, request: Request, principal: Principal) -> None:
+    """Apply the per-key and per-address limits; refuse with the seconds to wait."""
+    host = request.client.host if request.client else "unknown"
+    checks = [(parse(guard.settings.access.rate_per_ip), "ip", host)]
+    if principal.key_id is not None:
+        checks.append((parse(guard.settings.access.rate_per_key), "key", principal.key_id))
+    for limit, kind, identity in checks:
+        if not guard.limiter.hit(limit, kind, identity):
+            reset_at, _ = guard.limiter.get_window_stats(limit, kind, identity)
+            import time
+
+            wait = max(1, int(reset_at - time.time()) + 1)
+            raise RateLimited(
+                f"too many requests for this {'key' if kind == 'key' else 'address'}; retry in {wait} s",
+                f"请求过于频繁，请 {wait} 秒后重试",
+                details={"retry_after": wait, "limit": str(limit)},
+            )
+
+
+def authorize(request: Request) -> Iterator[Principal]:
+    """App-wide dependency: look the route up, authenticate, check permission, rate-limit, cap heavy work."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    entry = ROUTE_PERMISSIONS.get((request.method, path))
+    if entry is None and request.method == "HEAD":
+        entry = ROUTE_PERMISSIONS.get(("GET", path))
+    if entry is None:
+        raise Forbidden(f"{request.method} {path} is not open to anyone", f"{request.method} {path} 未开放")
+    permission, heavy = entry
+    settings: Settings = request.app.state.settings
+    guard: Guard = request.app.state.guard
+    if permission is None:
+        principal = Principal(None, "public", None, PUBLIC_PERMISSIONS)
+    else:
+        principal = _principal(request, settings, request.app.state.store)
+        if permission not in principal.permissions:
+            raise Forbidden(
+                f"the {principal.role} role may not {permission}", f"当前角色（{principal.role}）无权执行 {permission}"
+            )
+    request.state.principal = principal
+    _rate_limit(guard, request, principal)
+    if not heavy:
+        yield principal
+        return
+    if not guard.heavy.acquire(timeout=settings.access.heavy_wait_seconds):
+        raise ServerBusy("the service is busy with other work; retry shortly", "服务繁忙，请稍后重试")
+    try:
+        yield principal
+    finally:
+        guard.heavy.release()
+
+
+PrincipalDep = Annotated[Principal, Depends(authorize)]
+
+
+def current_principal(request: Request) -> Principal:
+    """The principal the app-wide dependency resolved for this request."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+CallerDep = Annotated[Principal, Depends(current_principal)]
