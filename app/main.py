@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.errors import add_exception_handlers
-from app.routers import check_outputs, checks, features, health, layers, onemap, parcels, tiles
+from app.routers import check_outputs, checks, features, health, layers, onemap, parcels, tiles, web
 from sitecheck import __version__
 from sitecheck.rules import load_rules
 from sitecheck.settings import Settings, get_settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(onemap.router)
     app.include_router(tiles.router)
     app.include_router(features.router)
+    app.include_router(web.router)
     return app
 
 
