@@ -7,6 +7,7 @@ tile and kept beside the store's own cache.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ _CACHED_MERCATOR = 8
 class MercatorIndex:
     """A layer version in Web Mercator: geometries, their extent in metres (points: infinite) and an STRtree."""
 
+    data: LayerData
     geometries: np.ndarray
     sizes_m: np.ndarray
     tree: shapely.STRtree
@@ -37,8 +39,8 @@ class EmbeddedFeatures:
     """The embedded engine's FeatureReader."""
 
     def __init__(self, store: EmbeddedStore) -> None:
-        """Wrap a store; caches are per reader (one per store)."""
-        self.store = store
+        """Wrap a store (weakly: the reader lives in a cache keyed by the store); caches are per reader."""
+        self.store: EmbeddedStore = weakref.proxy(store)
         self._versions: dict[tuple[str, int], LayerVersion] = {}
         self._mercator: OrderedDict[tuple[str, int], MercatorIndex] = OrderedDict()
         self._lock = threading.Lock()
@@ -85,8 +87,8 @@ class EmbeddedFeatures:
 
     def render_tile(self, version: LayerVersion, tile: TileSpec) -> RenderedTile:
         """Encode one tile with the mapbox-vector-tile encoder: largest features first, tiny ones dropped."""
-        data = self.store.layer_data(version.layer_key, version.version)
-        mercator = self._mercator_index(version, data)
+        mercator = self._mercator_index(version)
+        data = mercator.data
         hits = mercator.tree.query(shapely.box(*buffered_bounds(tile)))
         hits = hits[mercator.sizes_m[hits] >= tile.min_size_m]
         hits = hits[np.lexsort((data.fids[hits], -mercator.sizes_m[hits]))][: tile.max_features]
@@ -94,6 +96,10 @@ class EmbeddedFeatures:
         properties = [data.attributes(int(i), reported) for i in hits]
         encoded = encode_layer(version.layer_key, mercator.geometries[hits], data.fids[hits].tolist(), properties, tile)
         return RenderedTile(data=encoded, features=len(hits), truncated=len(hits) >= tile.max_features)
+
+    def prepare_tiles(self, version: LayerVersion) -> None:
+        """Build the version's Web-Mercator copy in this process now (otherwise its first tile does)."""
+        self._mercator_index(version)
 
     def _features(
         self, version: LayerVersion, data: LayerData, rows: np.ndarray, query: FeatureQuery
@@ -117,19 +123,20 @@ class EmbeddedFeatures:
             for i, geometry in zip(rows, geometries, strict=True)
         ]
 
-    def _mercator_index(self, version: LayerVersion, data: LayerData) -> MercatorIndex:
-        """Return the version's Web-Mercator copy, building it on first use."""
+    def _mercator_index(self, version: LayerVersion) -> MercatorIndex:
+        """Return the version's Web-Mercator copy (holding its in-memory data), building it on first use."""
         key = (version.layer_key, version.version)
         with self._lock:
             cached = self._mercator.get(key)
             if cached is not None:
                 self._mercator.move_to_end(key)
                 return cached
+            data = self.store.layer_data(version.layer_key, version.version)
             geometries = np.asarray(transform_geometries(data.geometries, self.store.crs, WEB_MERCATOR), dtype=object)
             bounds = shapely.bounds(geometries)
             sizes = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
             sizes[shapely.get_dimensions(geometries) == 0] = np.inf
-            index = MercatorIndex(geometries=geometries, sizes_m=sizes, tree=shapely.STRtree(geometries))
+            index = MercatorIndex(data=data, geometries=geometries, sizes_m=sizes, tree=shapely.STRtree(geometries))
             self._mercator[key] = index
             while len(self._mercator) > _CACHED_MERCATOR:
                 self._mercator.popitem(last=False)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Float,
     Integer,
     MetaData,
@@ -31,12 +35,13 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from sitecheck.errors import VersionNotFound
+from sitecheck.errors import StoreUnavailable, VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
 from sitecheck.onemap.tilegrid import HALF_WORLD_M
 from sitecheck.stores.base import FEATURE_ID, FEATURE_KIND, FEATURE_NAME, FID, LayerVersion, SourceField
-from sitecheck.stores.pg_tables import feature_table
+from sitecheck.stores.pg_tables import feature_table, subdivided_table
 from sitecheck.stores.postgis import PostgisStore
 
 MERCATOR_SRID = 3857
@@ -49,6 +54,7 @@ class _VersionTables:
 
     version: LayerVersion
     features: Table
+    pieces: Table | None  # the subdivided copy of layers with big polygons
     reported: tuple[str, ...]
     tiles: Table
 
@@ -57,18 +63,22 @@ class PostgisFeatures:
     """The PostGIS engine's FeatureReader."""
 
     def __init__(self, store: PostgisStore) -> None:
-        """Wrap a store; version metadata and statements are cached (versions never change)."""
-        self.store = store
+        """Wrap a store (weakly: the reader lives in a cache keyed by the store); versions never change, so their
+        metadata and statements are cached."""
+        self.store: PostgisStore = weakref.proxy(store)
+        # Reads are single statements over immutable tables: the store's autocommit engine saves BEGIN/COMMIT.
+        self._reads = store.read_db
         self._versions: dict[tuple[str, int], _VersionTables] = {}
         self._tile_tables_ready: set[str] = set()
         self._tile_statements: dict[tuple[str, int], Select[Any]] = {}
         self._lock = threading.Lock()
+        current = store.tables.layer_current
+        self._current_statement = select(current.c.version).where(current.c.layer_key == bindparam("key", type_=Text))
 
     def current_version_number(self, layer_key: str) -> int | None:
         """Return the current version number (one indexed row of layer_current)."""
-        current = self.store.tables.layer_current
-        with self.store._begin() as conn:
-            return conn.execute(select(current.c.version).where(current.c.layer_key == layer_key)).scalar()
+        with self._read() as conn:
+            return conn.execute(self._current_statement, {"key": layer_key}).scalar()
 
     def version(self, layer_key: str, number: int) -> LayerVersion:
         """Return one version of a layer or raise VersionNotFound."""
@@ -81,10 +91,13 @@ class PostgisFeatures:
         conditions: list[Any] = []
         if query.area is not None:
             area = func.ST_GeomFromWKB(bindparam("area", shapely.to_wkb(query.area)), self.store.srid)
+            # Big polygons are tested through their indexed pieces of at most 256 vertices (DESIGN §10).
+            tested = tables.pieces if tables.pieces is not None else table
             if query.distance_m is not None:
-                conditions.append(func.ST_DWithin(table.c.geom, area, cast(query.distance_m, Float)))
+                near: Any = func.ST_DWithin(tested.c.geom, area, cast(query.distance_m, Float))
             else:
-                conditions.append(func.ST_Intersects(table.c.geom, area))
+                near = func.ST_Intersects(tested.c.geom, area)
+            conditions.append(near if tables.pieces is None else table.c[FID].in_(select(tested.c[FID]).where(near)))
         for index, (name, value) in enumerate(query.equals.items()):
             conditions.append(table.c[name] == bindparam(f"eq{index}", value, type_=table.c[name].type))
         geometry: Any = table.c.geom
@@ -108,7 +121,7 @@ class PostgisFeatures:
         )
         if query.limit is not None:
             statement = statement.limit(query.limit)
-        with self.store._begin() as conn:
+        with self._read() as conn:
             rows = conn.execute(statement).all()
             matched = (
                 conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
@@ -129,7 +142,7 @@ class PostgisFeatures:
             *(table.c[name] for name in tables.reported),
             func.ST_AsBinary(table.c.geom).label("wkb"),
         ).where(table.c[FID] == cast(fid, BigInteger))
-        with self.store._begin() as conn:
+        with self._read() as conn:
             row = conn.execute(statement).first()
         return None if row is None else self._feature(row, tables.reported)
 
@@ -139,11 +152,26 @@ class PostgisFeatures:
         self._ensure_tile_table(tables)
         statement = self._tile_statement(tables, tile)
         parameters = {"z": tile.z, "x": tile.x, "y": tile.y, "min_size": tile.min_size_m, "cap": tile.max_features}
-        with self.store._begin() as conn:
+        with self._read() as conn:
             data, rows = conn.execute(statement, parameters).one()
         return RenderedTile(data=bytes(data or b""), features=rows, truncated=rows >= tile.max_features)
 
+    def prepare_tiles(self, version: LayerVersion) -> None:
+        """Build the version's Web-Mercator copy now (otherwise its first tile does); idempotent."""
+        self._ensure_tile_table(self._tables(version.layer_key, version.version))
+
     # --- plumbing ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """Yield an autocommit connection; driver faults become StoreUnavailable."""
+        try:
+            with self._reads.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
+            ) from exc
 
     def _tables(self, layer_key: str, number: int) -> _VersionTables:
         """Return (and cache) a version's record and tables, or raise VersionNotFound."""
@@ -152,9 +180,9 @@ class PostgisFeatures:
             return cached
         layer = self.store.catalog.get(layer_key)
         lv = self.store.tables.layer_version
-        with self.store._begin() as conn:
+        with self._read() as conn:
             row = conn.execute(
-                select(lv.c.table_name, lv.c.fields, lv.c.geometry_kind).where(
+                select(lv.c.table_name, lv.c.subdivided_table, lv.c.fields, lv.c.geometry_kind).where(
                     (lv.c.layer_key == layer_key) & (lv.c.version == number)
                 )
             ).first()
@@ -173,7 +201,10 @@ class PostgisFeatures:
             Column(SIZE_COLUMN, Float),
             Column("geom", Geometry("GEOMETRY", srid=MERCATOR_SRID, spatial_index=False)),
         )
-        tables = _VersionTables(version=record, features=table, reported=reported, tiles=tiles)
+        pieces = None
+        if row.subdivided_table:
+            pieces = subdivided_table(self.store.layer_schema, row.subdivided_table, self.store.srid)
+        tables = _VersionTables(version=record, features=table, pieces=pieces, reported=reported, tiles=tiles)
         self._versions[(layer_key, number)] = tables
         return tables
 
@@ -182,7 +213,7 @@ class PostgisFeatures:
         name = tables.tiles.name
         if name in self._tile_tables_ready:
             return
-        with self._lock, self.store._begin() as conn:
+        with self._lock, self._write() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(bindparam("lock", f"mvt:{name}", Text)))))
             qualified = f"{_quote(self.store.layer_schema)}.{_quote(name)}"
             exists = conn.execute(select(func.to_regclass(bindparam("name", qualified, Text)))).scalar()
@@ -201,6 +232,17 @@ class PostgisFeatures:
                 conn.execute(text(f"CREATE INDEX ON {qualified} USING gist (geom)"))
                 conn.execute(text(f"ANALYZE {qualified}"))
         self._tile_tables_ready.add(name)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """Yield a connection inside a transaction; driver faults (a read-only replica too) become StoreUnavailable."""
+        try:
+            with self.store.db.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreUnavailable(
+                f"the vector-tile copy could not be written: {exc.orig}", "矢量瓦片数据副本无法写入，请稍后重试"
+            ) from exc
 
     def _tile_statement(self, tables: _VersionTables, tile: TileSpec) -> Select[Any]:
         """Build (once per version) the ST_AsMVT statement; z, x, y, min_size and cap are bound parameters."""
