@@ -171,3 +171,4 @@ class CheckRecordOut(BaseModel):
     result: CheckResult | None
     error: dict[str, Any] | None
     rerun_of: str | None
+    organisation: str | None = None

@@ -7,13 +7,20 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from sitecheck import errors
+from sitecheck.access import AuditEvent
+from sitecheck.timeutil import utc_now
 
 log = logging.getLogger("sitecheck.app")
 
 # Most specific classes first: the first match wins.
 STATUS_CODES: list[tuple[type[errors.SitecheckError], int]] = [
+    (errors.AuthRequired, 401),
+    (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
+    (errors.ServerBusy, 503),
     (errors.UploadTooLarge, 413),
     (errors.GeometryTooManyVertices, 413),
     (errors.FormatUnknown, 415),
@@ -34,7 +41,15 @@ def status_for(error: errors.SitecheckError) -> int:
     return 500
 
 
-def problem(status: int, code: str, title: str, detail_en: str, detail_zh: str, **extra: object) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail_en: str,
+    detail_zh: str,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
     """Build an RFC 9457 problem+json response with our stable code and both languages."""
     body = {
         "type": f"https://sitecheck.dev/problems/{code.lower().replace('_', '-')}",
@@ -45,8 +60,10 @@ def problem(status: int, code: str, title: str, detail_en: str, detail_zh: str, 
         "detail_zh": detail_zh,
         **extra,
     }
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    headers = dict(headers or {})
+    if status == 503:
+        headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers or None)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -60,7 +77,39 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra["location"] = exc.location
     if exc.details:
         extra["details"] = exc.details
-    return problem(status, exc.code, type(exc).__doc__ or exc.code, exc.message_en, exc.message_zh, **extra)
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.AccessError):
+        await run_in_threadpool(_record_refusal, request, exc)
+        if isinstance(exc, errors.AuthRequired):
+            headers["WWW-Authenticate"] = 'Bearer realm="sitecheck"'
+        if isinstance(exc, errors.RateLimited):
+            headers["Retry-After"] = str(exc.details.get("retry_after", 1))
+    title = type(exc).__doc__ or exc.code
+    return problem(status, exc.code, title, exc.message_en, exc.message_zh, headers=headers, **extra)
+
+
+def _record_refusal(request: Request, error: errors.AccessError) -> None:
+    """Audit a refused request (best effort: an unreachable store must not turn a 401 into a 500)."""
+    store = getattr(request.app.state, "store", None)
+    if store is None:
+        return
+    principal = getattr(request.state, "principal", None)
+    route = request.scope.get("route")
+    try:
+        store.record_event(
+            AuditEvent(
+                at=utc_now(),
+                actor=principal.actor if principal is not None else "anonymous",
+                action="request.refused",
+                target=f"{request.method} {getattr(route, 'path', request.url.path)}",
+                outcome=error.code,
+                organisation=principal.organisation if principal is not None else None,
+                address=request.client.host if request.client else None,
+                details={"path": request.url.path},
+            )
+        )
+    except errors.SitecheckError as failure:
+        log.warning("could not audit a refused request: %s", failure.message_en)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

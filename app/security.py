@@ -17,21 +17,17 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from app.permissions import ROUTE_TABLE
 from sitecheck.access import PERMISSIONS, PUBLIC_PERMISSIONS, Principal, authenticate
-from sitecheck.errors import AuthRequired, Forbidden, RateLimited, ServerBusy
+from sitecheck.errors import AuthRequired, CheckNotFound, Forbidden, RateLimited, ServerBusy
 from sitecheck.settings import Settings
 from sitecheck.stores.base import Store
 
 # (method, route path) -> (permission or None for public, heavy work?)
-ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, bool]] = {}
+ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str | None, bool]] = {
+    (method, path): (permission, heavy) for method, path, permission, heavy in ROUTE_TABLE
+}
 LOCAL_ADMIN = Principal(None, "local-admin", "local", frozenset(PERMISSIONS))
-
-
-def permit(method: str, path: str, permission: str | None, *, heavy: bool = False) -> None:
-    """Declare the permission a route needs (None: public) and whether it is heavy work."""
-    if permission is not None and permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
-    ROUTE_PERMISSIONS[(method.upper(), path)] = (permission, heavy)
 
 
 @dataclass
@@ -107,6 +103,19 @@ def _rate_limit(guard: Guard, request: Request, principal: Principal) -> None:
             )
 
 
+def sees_all_organisations(principal: Principal) -> bool:
+    """Administrators read every organisation's checks; everyone else only their own."""
+    return principal.role in ("admin", LOCAL_ADMIN.role)
+
+
+def _check_in_scope(store: Store, check_id: str, principal: Principal) -> None:
+    """Answer another organisation's check exactly like an unknown one (404), so ids reveal nothing."""
+    if sees_all_organisations(principal):
+        return
+    if store.get_check(check_id).organisation != principal.organisation:
+        raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
+
+
 def authorize(request: Request) -> Iterator[Principal]:
     """App-wide dependency: look the route up, authenticate, check permission, rate-limit, cap heavy work."""
     route = request.scope.get("route")
@@ -129,6 +138,8 @@ def authorize(request: Request) -> Iterator[Principal]:
             )
     request.state.principal = principal
     _rate_limit(guard, request, principal)
+    if "check_id" in request.path_params:
+        _check_in_scope(request.app.state.store, str(request.path_params["check_id"]), principal)
     if not heavy:
         yield principal
         return

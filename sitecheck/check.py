@@ -51,6 +51,7 @@ def check_site(
     *,
     options: CheckOptions = CheckOptions(),
     created_by: str = "anonymous",
+    organisation: str | None = None,
     rerun_of: str | None = None,
 ) -> dict[str, Any]:
     """Check a validated site, store the record, and return the result (JSON-ready)."""
@@ -70,6 +71,7 @@ def check_site(
             result=result,
             error=None,
             rerun_of=rerun_of,
+            organisation=organisation,
         )
     )
     return result
@@ -163,6 +165,7 @@ def submit_check(
     analysis_crs: str,
     limits: IntakeLimits,
     created_by: str,
+    organisation: str | None = None,
 ) -> dict[str, Any]:
     """Read an upload (file bytes or a JSON body's geometry), check it, and store the record.
 
@@ -199,10 +202,15 @@ def submit_check(
         rules.check_facts(facts)
     except InputError as error:
         error.details["check_id"] = record_refusal(
-            store, error, input_sha256=_input_hash(upload, body_site), parameters=parameters, created_by=created_by
+            store,
+            error,
+            input_sha256=_input_hash(upload, body_site),
+            parameters=parameters,
+            created_by=created_by,
+            organisation=organisation,
         )
         raise
-    return check_site(store, site, facts, rules, options=options, created_by=created_by)
+    return check_site(store, site, facts, rules, options=options, created_by=created_by, organisation=organisation)
 
 
 def _input_hash(upload: bytes | None, body_site: dict[str, Any] | str | None) -> str | None:
@@ -216,7 +224,13 @@ def _input_hash(upload: bytes | None, body_site: dict[str, Any] | str | None) ->
 
 
 def record_refusal(
-    store: Store, error: SitecheckError, *, input_sha256: str | None, parameters: dict[str, Any], created_by: str
+    store: Store,
+    error: SitecheckError,
+    *,
+    input_sha256: str | None,
+    parameters: dict[str, Any],
+    created_by: str,
+    organisation: str | None = None,
 ) -> str:
     """Store a refused check (bad input) so that the audit trail holds it too; return its id."""
     check_id = new_check_id()
@@ -234,6 +248,7 @@ def record_refusal(
             rule_set={},
             result=None,
             error=error.to_dict(),
+            organisation=organisation,
         )
     )
     return check_id
@@ -262,7 +277,15 @@ def stored_site(record: CheckRecord, analysis_crs: str) -> Site:
     )
 
 
-def rerun_check(store: Store, check_id: str, rules: RuleSet, *, analysis_crs: str, created_by: str) -> dict[str, Any]:
+def rerun_check(
+    store: Store,
+    check_id: str,
+    rules: RuleSet,
+    *,
+    analysis_crs: str,
+    created_by: str,
+    organisation: str | None = None,
+) -> dict[str, Any]:
     """Re-run a stored check against exactly the layer versions it used."""
     record = store.get_check(check_id)
     site = stored_site(record, analysis_crs)
@@ -271,7 +294,9 @@ def rerun_check(store: Store, check_id: str, rules: RuleSet, *, analysis_crs: st
     options = CheckOptions(
         include_geometry=bool(record.parameters.get("include_geometry", False)), pinned_versions=pinned
     )
-    return check_site(store, site, facts, rules, options=options, created_by=created_by, rerun_of=check_id)
+    return check_site(
+        store, site, facts, rules, options=options, created_by=created_by, organisation=organisation, rerun_of=check_id
+    )
 
 
 def _versions(store: Store, options: CheckOptions) -> dict[str, LayerVersion]:

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sitecheck.config import LayerCatalog, load_catalog
-from sitecheck.settings import SAMPLE_CITY_DIR, Settings
+from sitecheck.settings import SAMPLE_CITY_DIR, AccessSettings, Settings
 from sitecheck.stores import open_store
 from sitecheck.stores.base import Store
 
@@ -53,8 +53,15 @@ def sample_catalog() -> LayerCatalog:
     return load_catalog(SAMPLE_CITY_DIR / "layers.toml")
 
 
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)
+
+
 def make_settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest, **overrides: object) -> Settings:
-    """Settings for a fresh, empty store of one engine (own data dir or own PostgreSQL schema)."""
+    """Settings for a fresh, empty store of one engine (own data dir or own PostgreSQL schema).
+
+    Access control is off, as in the demo (loopback callers only): tests of access control turn it on.
+    """
+    overrides.setdefault("access", AccessSettings(auth_enabled=False))
     if engine == "postgis":
         url = request.getfixturevalue("postgis_url")
         schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -113,5 +120,5 @@ def client(request: pytest.FixtureRequest, sample_settings: dict[str, Settings])
     """An HTTP client of the app serving the sample city, on each engine in turn."""
     from app.main import create_app
 
-    with TestClient(create_app(sample_settings[str(request.param)])) as test_client:
+    with TestClient(create_app(sample_settings[str(request.param)]), client=LOOPBACK_CLIENT) as test_client:
         yield test_client

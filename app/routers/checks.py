@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from app.check_models import CheckRecordOut, CheckRequest, CheckResult, ProjectIn
 from app.deps import SettingsDep, StoreDep
+from app.security import CallerDep
 from sitecheck.check import CheckOptions, rerun_check, submit_check
 from sitecheck.errors import FormatUnknown, ParameterInvalid, UploadTooLarge
 from sitecheck.intake.geojson import check_json_text
@@ -70,12 +71,6 @@ def _as_of(value: datetime | date | None) -> datetime | None:
     return datetime.combine(value, time.max, tzinfo=CHINA_TIME)
 
 
-def _who(request: Request) -> str:
-    """Name recorded as the submitter until access control identifies callers."""
-    host = request.client.host if request.client else "unknown"
-    return f"anonymous@{host}"
-
-
 def _too_large(limit: int) -> UploadTooLarge:
     """The error for a body over the size limit."""
     return UploadTooLarge(
@@ -98,7 +93,9 @@ def _too_large(limit: int) -> UploadTooLarge:
         }
     },
 )
-async def create_check(request: Request, store: StoreDep, settings: SettingsDep, rules: RulesDep) -> Any:
+async def create_check(
+    request: Request, store: StoreDep, settings: SettingsDep, rules: RulesDep, caller: CallerDep
+) -> Any:
     """Check a site sent as JSON (GeoJSON or WKT) or as an uploaded file (TXT, Shapefile zip, KML/KMZ, DXF, ...)."""
     limits = settings.intake
     declared = request.headers.get("content-length")
@@ -135,7 +132,8 @@ async def create_check(request: Request, store: StoreDep, settings: SettingsDep,
                 options=options,
                 analysis_crs=settings.analysis_crs,
                 limits=limits,
-                created_by=_who(request),
+                created_by=caller.actor,
+                organisation=caller.organisation,
             )
         )
     if content_type not in ("application/json", ""):
@@ -168,7 +166,8 @@ async def create_check(request: Request, store: StoreDep, settings: SettingsDep,
             options=options,
             analysis_crs=settings.analysis_crs,
             limits=limits,
-            created_by=_who(request),
+            created_by=caller.actor,
+            organisation=caller.organisation,
         )
     )
 
@@ -181,6 +180,13 @@ def get_check(check_id: str, store: StoreDep) -> Any:
 
 
 @router.post("/{check_id}/rerun", response_model=CheckResult, operation_id="rerunCheck")
-def rerun(check_id: str, request: Request, store: StoreDep, settings: SettingsDep, rules: RulesDep) -> Any:
+def rerun(check_id: str, store: StoreDep, settings: SettingsDep, rules: RulesDep, caller: CallerDep) -> Any:
     """Re-run a stored check against exactly the layer versions it used; the answer is stored as a new check."""
-    return rerun_check(store, check_id, rules, analysis_crs=settings.analysis_crs, created_by=_who(request))
+    return rerun_check(
+        store,
+        check_id,
+        rules,
+        analysis_crs=settings.analysis_crs,
+        created_by=caller.actor,
+        organisation=caller.organisation,
+    )

@@ -83,7 +83,8 @@ async def load_version(
         )
     crs, encoding = form.get("crs"), form.get("encoding")
     with tempfile.TemporaryDirectory(prefix="sitecheck-load-") as folder:
-        path = Path(folder) / f"source{suffix}"
+        # Keep the uploaded file's own name: the version records it as its source.
+        path = Path(folder) / (Path(upload.filename.replace("\\", "/")).name or f"source{suffix}")
         with path.open("wb") as handle:
             while chunk := await upload.read(1 << 20):
                 handle.write(chunk)

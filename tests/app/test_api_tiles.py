@@ -14,7 +14,7 @@ from layers.load import load_layer
 from sitecheck.onemap.tilegrid import tiles_covering
 from sitecheck.settings import SAMPLE_CITY_DIR
 from sitecheck.stores import open_store
-from tests.conftest import make_settings
+from tests.conftest import LOOPBACK_CLIENT, make_settings
 
 TO_MERCATOR = Transformer.from_crs("EPSG:4528", "EPSG:3857", always_xy=True)
 
@@ -109,7 +109,7 @@ def test_republished_layer_gets_new_tile_urls(engine: str, tmp_path: Path, reque
     loader = open_store(settings)
     try:
         load_layer(loader, "eco_redline", source, loaded_by="tests", analysis_crs=loader.crs)
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), client=LOOPBACK_CLIENT) as client:
             assert client.get("/v1/tiles/eco_redline/tilejson.json").json()["tiles"][0].endswith("/1/{z}/{x}/{y}.mvt")
             first = client.get(f"/v1/tiles/eco_redline/1/{RED_LINE_TILE}.mvt")
             load_layer(loader, "eco_redline", source, loaded_by="tests", analysis_crs=loader.crs)

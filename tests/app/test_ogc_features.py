@@ -146,6 +146,8 @@ def live_server(request: pytest.FixtureRequest, sample_settings: dict[str, Setti
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITECHECK_")}
     env |= {"SITECHECK_DATA_DIR": str(settings.data_dir), "SITECHECK_DB_SCHEMA": settings.db_schema}
+    # Access control on, in public read-only mode: GDAL reads the layers without a key, as a public map would.
+    env |= {"SITECHECK_ACCESS__AUTH_ENABLED": "true", "SITECHECK_ACCESS__PUBLIC_READ": "true"}
     if settings.database_url:
         env["SITECHECK_DATABASE_URL"] = settings.database_url
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
