@@ -6,9 +6,10 @@ route missing from the table is refused (deny by default), and a test checks tha
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 
 from app.permissions import ROUTE_TABLE
 from sitecheck.access import PERMISSIONS, PUBLIC_PERMISSIONS, Principal, authenticate
@@ -36,7 +38,9 @@ class Guard:
 
     settings: Settings
     limiter: MovingWindowRateLimiter
-    heavy: threading.BoundedSemaphore
+    # An asyncio semaphore: requests waiting for a slot must not hold worker threads, or the slot holders
+    # could find no thread to run on (thread-pool starvation).
+    heavy: asyncio.Semaphore
 
     @classmethod
     def create(cls, settings: Settings) -> Guard:
@@ -44,7 +48,7 @@ class Guard:
         return cls(
             settings=settings,
             limiter=MovingWindowRateLimiter(MemoryStorage()),
-            heavy=threading.BoundedSemaphore(settings.access.max_heavy_concurrency),
+            heavy=asyncio.Semaphore(settings.access.max_heavy_concurrency),
         )
 
 
@@ -93,8 +97,6 @@ def _rate_limit(guard: Guard, request: Request, principal: Principal) -> None:
     for limit, kind, identity in checks:
         if not guard.limiter.hit(limit, kind, identity):
             reset_at, _ = guard.limiter.get_window_stats(limit, kind, identity)
-            import time
-
             wait = max(1, int(reset_at - time.time()) + 1)
             raise RateLimited(
                 f"too many requests for this {'key' if kind == 'key' else 'address'}; retry in {wait} s",
@@ -116,7 +118,7 @@ def _check_in_scope(store: Store, check_id: str, principal: Principal) -> None:
         raise CheckNotFound(f"no check with id {check_id!r}", f"没有编号为 {check_id!r} 的审查记录")
 
 
-def authorize(request: Request) -> Iterator[Principal]:
+async def authorize(request: Request) -> AsyncIterator[Principal]:
     """App-wide dependency: look the route up, authenticate, check permission, rate-limit, cap heavy work."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
@@ -128,23 +130,27 @@ def authorize(request: Request) -> Iterator[Principal]:
     permission, heavy = entry
     settings: Settings = request.app.state.settings
     guard: Guard = request.app.state.guard
+    store: Store = request.app.state.store
     if permission is None:
         principal = Principal(None, "public", None, PUBLIC_PERMISSIONS)
     else:
-        principal = _principal(request, settings, request.app.state.store)
+        principal = await run_in_threadpool(_principal, request, settings, store)
         if permission not in principal.permissions:
+            request.state.principal = principal
             raise Forbidden(
                 f"the {principal.role} role may not {permission}", f"当前角色（{principal.role}）无权执行 {permission}"
             )
     request.state.principal = principal
     _rate_limit(guard, request, principal)
     if "check_id" in request.path_params:
-        _check_in_scope(request.app.state.store, str(request.path_params["check_id"]), principal)
+        await run_in_threadpool(_check_in_scope, store, str(request.path_params["check_id"]), principal)
     if not heavy:
         yield principal
         return
-    if not guard.heavy.acquire(timeout=settings.access.heavy_wait_seconds):
-        raise ServerBusy("the service is busy with other work; retry shortly", "服务繁忙，请稍后重试")
+    try:
+        await asyncio.wait_for(guard.heavy.acquire(), timeout=settings.access.heavy_wait_seconds)
+    except TimeoutError as exc:
+        raise ServerBusy("the service is busy with other work; retry shortly", "服务繁忙，请稍后重试") from exc
     try:
         yield principal
     finally:

@@ -123,7 +123,10 @@ class PostgisStore:
             max_overflow=4,
             pool_timeout=settings.pool_timeout_s,
             pool_pre_ping=True,
-            connect_args={"options": f"{SESSION_OPTIONS} -c statement_timeout={settings.statement_timeout_ms}"},
+            connect_args={
+                "options": f"{SESSION_OPTIONS} -c statement_timeout={settings.statement_timeout_ms}",
+                "application_name": "sitecheck",
+            },
         )
         # Reads run without BEGIN/COMMIT round trips; writes use _begin().
         self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
