@@ -131,7 +131,14 @@ def over_http(url: str, schema: str, config: Path, sites: list[Polygon], seconds
         "SITECHECK_DATABASE_URL": url,
         "SITECHECK_DB_SCHEMA": schema,
         "SITECHECK_LAYER_CONFIG": str(config),
+        "SITECHECK_ACCESS__RATE_PER_KEY": "1000000/minute",
+        "SITECHECK_ACCESS__RATE_PER_IP": "1000000/minute",
     }
+    store = open_store(Settings(database_url=url, db_schema=schema, layer_config=config))
+    token = issue_key(store, name="bench", role="system", organisation="bench", scopes=("checks:create",), by="bench")[
+        0
+    ]
+    store.close()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -160,7 +167,14 @@ def over_http(url: str, schema: str, config: Path, sites: list[Polygon], seconds
                     "crs": "EPSG:4528",
                     "project": {"category": "industrial", "land_use_code": "100101"},
                 }
-                handle.write(json.dumps({"method": "POST", "path": "/v1/checks", "body": body, "name": "check"}) + "\n")
+                line = {
+                    "method": "POST",
+                    "path": "/v1/checks",
+                    "body": body,
+                    "name": "check",
+                    "headers": {"Authorization": f"Bearer {token}"},
+                }
+                handle.write(json.dumps(line) + "\n")
         client = subprocess.run(
             [
                 sys.executable,

@@ -44,7 +44,9 @@ def main() -> None:
                 break
             request = requests[index % len(requests)]
             body = json.dumps(request["body"]).encode() if "body" in request else None
-            headers = {"content-type": "application/json"} if body else {}
+            headers = dict(request.get("headers", {}))
+            if body:
+                headers["content-type"] = "application/json"
             started = time.perf_counter()
             try:
                 conn.request(request.get("method", "GET"), request["path"], body=body, headers=headers)

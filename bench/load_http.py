@@ -1,0 +1,144 @@
+"""Mixed HTTP load: checks, parcel searches, tiles and one-map GeoJSON against uvicorn with two workers.
+
+Loads the city-scale data into a fresh PostGIS database, starts `uvicorn --workers 2`, creates a system key,
+and drives the mix for --seconds from a second process on loopback with --clients concurrent connections.
+Prints throughput, p50/p99 per endpoint and the error count.
+
+    python bench/load_http.py [--seconds 60] [--clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.check import _wait_for, free_port, random_sites
+from bench.common import city_config, city_data, fresh_database, load_city, percentiles_ms, print_table
+from sitecheck.access import PERMISSIONS, issue_key
+from sitecheck.settings import Settings
+from sitecheck.stores import open_store
+
+
+def requests_mix(bounds: tuple[float, float, float, float], count: int) -> list[dict[str, object]]:
+    """Half checks, the rest searches, tiles and one-map views over the city, deterministic."""
+    rng = np.random.default_rng(11)
+    sites = random_sites(count, bounds)
+    out: list[dict[str, object]] = []
+    for i, site in enumerate(sites):
+        body = {"site": site.wkt, "crs": "EPSG:4528", "project": {"category": "industrial", "land_use_code": "100101"}}
+        out.append({"method": "POST", "path": "/v1/checks", "body": body, "name": "check"})
+        kind = i % 3
+        if kind == 0:
+            low = int(rng.integers(20, 150))
+            out.append({"path": f"/v1/parcels?min_mu={low}&max_mu={low + 100}&limit=20", "name": "search"})
+        elif kind == 1:
+            x, y = int(rng.integers(13_380, 13_420)), int(rng.integers(6_700, 6_740))
+            out.append({"path": f"/v1/tiles/farmland/14/{x}/{y}.mvt", "name": "tile (alias, redirect)"})
+        else:
+            lon, lat = rng.uniform(119.2, 120.4), rng.uniform(31.4, 32.4)
+            bbox = f"{lon:.4f},{lat:.4f},{lon + 0.02:.4f},{lat + 0.02:.4f}"
+            out.append({"path": f"/v1/onemap?bbox={bbox}&layers=eco_redline,farmland&limit=500", "name": "onemap"})
+    return out
+
+
+def main() -> None:
+    """Run the load and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    city = city_data()
+    workdir = Path(tempfile.mkdtemp(prefix="sitecheck-bench-http-"))
+    config = city_config(city, workdir)
+    with fresh_database() as url:
+        settings = Settings(database_url=url, db_schema="bench", layer_config=config)
+        print(f"loaded the city into PostGIS in {load_city(settings):.1f} s")
+        store = open_store(settings)
+        token = issue_key(store, name="load", role="system", organisation="bench", scopes=PERMISSIONS, by="bench")[0]
+        bounds = store.current_versions()["dev_boundary"].bbox
+        store.close()
+        assert bounds is not None
+        requests_file = workdir / "requests.jsonl"
+        with requests_file.open("w", encoding="utf-8") as handle:
+            for request in requests_mix(bounds, 2000):
+                request["headers"] = {"Authorization": f"Bearer {token}"}
+                handle.write(json.dumps(request) + "\n")
+        port = free_port()
+        env = {
+            **os.environ,
+            "SITECHECK_DATABASE_URL": url,
+            "SITECHECK_DB_SCHEMA": "bench",
+            "SITECHECK_LAYER_CONFIG": str(config),
+            "SITECHECK_ACCESS__RATE_PER_KEY": "1000000/minute",
+            "SITECHECK_ACCESS__RATE_PER_IP": "1000000/minute",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        try:
+            _wait_for(port)
+            client = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("http_client.py")),
+                    "--url",
+                    f"http://127.0.0.1:{port}",
+                    "--requests",
+                    str(requests_file),
+                    "--concurrency",
+                    str(args.clients),
+                    "--seconds",
+                    str(args.seconds),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    report = json.loads(client.stdout)
+    wall = report["wall_seconds"]
+    rows = []
+    errors = 0
+    for name, samples in sorted(report["results"].items()):
+        statuses = [status for status, _ in samples]
+        bad = sum(1 for status in statuses if status >= 500 or status == 0)
+        errors += bad
+        p50, p99 = percentiles_ms([elapsed for _, elapsed in samples])
+        rows.append((name, len(samples), f"{len(samples) / wall:.1f}", p50, p99, bad))
+    print_table(
+        f"Mixed load for {wall:.0f} s, {args.clients} clients, uvicorn 2 workers, PostGIS (ms)",
+        ("endpoint", "requests", "per s", "p50", "p99", "errors"),
+        rows,
+    )
+    print(f"total errors: {errors}")
+
+
+if __name__ == "__main__":
+    main()
