@@ -28,6 +28,7 @@ from shapely.geometry import Polygon
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import city_config, city_data, fresh_database, load_city, percentiles_ms, print_table
+from sitecheck.access import issue_key
 from sitecheck.check import check_site, evaluate_site
 from sitecheck.intake import read_site_geometry
 from sitecheck.rules import ProjectFacts, load_rules
