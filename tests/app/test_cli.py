@@ -18,6 +18,7 @@ import pytest
 from shapely.geometry import box
 
 from sitecheck.settings import SAMPLE_CITY_DIR
+from tests.conftest import LOOPBACK_CLIENT
 
 SITECHECK = [sys.executable, "-c", "from app.cli import main; main()"]
 
@@ -83,7 +84,7 @@ def test_gbk_text_survives_a_cli_load(engine: str, tmp_path: Path, request: pyte
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from sitecheck.settings import Settings
+    from sitecheck.settings import AccessSettings, Settings
 
     env = _env(engine, tmp_path, request)
     _run(["layers", "load", "--all"], env)
@@ -92,8 +93,9 @@ def test_gbk_text_survives_a_cli_load(engine: str, tmp_path: Path, request: pyte
         database_url=env.get("SITECHECK_DATABASE_URL"),
         db_schema=env.get("SITECHECK_DB_SCHEMA", "sitecheck"),
         data_dir=Path(env["SITECHECK_DATA_DIR"]),
+        access=AccessSettings(auth_enabled=False),
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOOPBACK_CLIENT) as client:
         body = {
             "site": "POLYGON((40500100 3510100,40500200 3510100,40500200 3510200,40500100 3510200,40500100 3510100))",
             "crs": "EPSG:4528",
