@@ -11,13 +11,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.cli_keys import keys_cli
+from app.cli_parcels import parcels_cli
+from app.security import is_loopback
 from sitecheck.errors import SitecheckError
-from sitecheck.settings import SAMPLE_CITY_DIR, Settings, get_settings
+from sitecheck.settings import SAMPLE_CITY_DIR, AccessSettings, Settings, get_settings
 from sitecheck.stores import open_store
 
 cli = typer.Typer(help="sitecheck: 项目选址合规性审查与按图索地", no_args_is_help=True, add_completion=False)
 layers_cli = typer.Typer(help="Load, list and roll back layer versions (图层版本管理)", no_args_is_help=True)
 cli.add_typer(layers_cli, name="layers")
+cli.add_typer(parcels_cli, name="parcels")
+cli.add_typer(keys_cli, name="keys")
 console = Console()
 
 
@@ -44,7 +49,17 @@ def demo(
     from app.main import create_app
     from layers.load import load_configured_layers
 
-    settings = Settings(database_url=None, data_dir=data_dir, layer_config=SAMPLE_CITY_DIR / "layers.toml")
+    if not is_loopback(host):
+        console.print(
+            f"[bold red]the demo runs without access control and only listens on this machine; {host} is not one[/]"
+        )
+        raise typer.Exit(2)
+    settings = Settings(
+        database_url=None,
+        data_dir=data_dir,
+        layer_config=SAMPLE_CITY_DIR / "layers.toml",
+        access=AccessSettings(auth_enabled=False),
+    )
     store = open_store(settings)
     try:
         loaded = load_configured_layers(store, loaded_by="demo", analysis_crs=settings.analysis_crs)
@@ -55,6 +70,9 @@ def demo(
     for version in loaded:
         console.print(f"loaded {version.layer_key} v{version.version}: {version.feature_count} features")
     console.print(f"示例市 demo on http://{host}:{port}/  (embedded engine, data in {data_dir.resolve()})")
+    console.print(
+        "访问控制已关闭：仅本机可访问，无需 API 密钥。Access control is OFF: loopback callers only, no API key needed."
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -79,7 +97,8 @@ def layers_load(
     all_layers: Annotated[bool, typer.Option("--all", help="Load every layer from its configured source")] = False,
 ) -> None:
     """Load a source file as a new, published version of a layer (all or nothing)."""
-    from layers.load import load_configured_layers, load_layer
+    from layers.load import load_configured_layers
+    from layers.publish import load_recorded
 
     settings = get_settings()
     store = open_store(settings)
@@ -101,13 +120,13 @@ def layers_load(
             def advance(written: int, total: int) -> None:
                 progress.update(task, completed=written, total=total)
 
-            version = load_layer(
+            version = load_recorded(
                 store,
                 layer,
                 file,
+                actor=_user(),
                 crs=crs,
                 encoding=encoding,
-                loaded_by=_user(),
                 analysis_crs=settings.analysis_crs,
                 progress=advance,
             )
@@ -183,9 +202,11 @@ def layers_rollback(
     to: Annotated[int, typer.Option("--to", help="Version to make current again")],
 ) -> None:
     """Make an earlier version of a layer current again."""
+    from layers.publish import rollback_recorded
+
     store = open_store(get_settings())
     try:
-        version = store.rollback(layer, to, by=_user())
+        version = rollback_recorded(store, layer, to, actor=_user())
         console.print(f"{layer}: version {version.version} is current again ({version.feature_count} features)")
     except SitecheckError as error:
         _fail(error)
@@ -206,15 +227,26 @@ def check(
     zone: Annotated[int | None, typer.Option(help="Gauss-Krüger zone (带号) if not in the file")] = None,
     repair: Annotated[bool, typer.Option(help="Repair invalid geometry instead of refusing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON result")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the report (合规性审查报告) to this .pdf or .html file")
+    ] = None,
+    map_png: Annotated[Path | None, typer.Option("--map", help="Write the map (叠加分析图) to this .png file")] = None,
 ) -> None:
     """Check a site file against the control layers and print the verdict (合规性审查)."""
     import json
 
     from sitecheck.check import submit_check
+    from sitecheck.documents import report_format, write_check_documents
     from sitecheck.rules import ProjectFacts, load_rules
 
+    if report is not None:
+        try:
+            report_format(report)
+        except SitecheckError as error:
+            _fail(error)
     settings = get_settings()
     store = open_store(settings)
+    written: list[Path] = []
     try:
         result = submit_check(
             store,
@@ -229,14 +261,21 @@ def check(
             limits=settings.intake,
             created_by=_user(),
         )
+        if report is not None or map_png is not None:
+            written = write_check_documents(store, result["check_id"], report=report, map_png=map_png)
     except SitecheckError as error:
         _fail(error)
+    except OSError as error:
+        console.print(f"[bold red]无法写出文件[/] {error}")
+        raise typer.Exit(2) from error
     finally:
         store.close()
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
     _print_check(result)
+    for path in written:
+        console.print(f"已写出 {path}")
 
 
 def _print_check(result: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from layers.prepare import PrepareReport, prepare_batch
 from layers.source import file_sha256, inspect_source, read_batches, resolve_crs
 from sitecheck.config import LayerConfig
 from sitecheck.errors import LayerFieldMissing, LayerGeometryType, LayerSourceUnreadable
+from sitecheck.events import after_publish
 from sitecheck.projection import crs_name
 from sitecheck.stores.base import RESERVED_COLUMNS, FeatureBatch, LayerVersion, SourceField, Store, VersionDraft
 
@@ -62,7 +63,9 @@ def load_layer(
         started=started,
     )
     observer = (lambda written: progress(written, info.feature_count)) if progress else None
-    return store.write_version(draft, prefetch(batches()), report=load_report, observer=observer)
+    version = store.write_version(draft, prefetch(batches()), report=load_report, observer=observer)
+    after_publish(store, layer_key)
+    return version
 
 
 def load_configured_layers(

@@ -22,7 +22,7 @@ import shapely
 from sitecheck.errors import ParcelNotFound
 from sitecheck.parcels.engine import DetailRows, FreshCheck, RefreshWrite, Vocabulary
 from sitecheck.parcels.layout import ParcelState, PartState
-from sitecheck.parcels.ranking import Categories, NumpyOps, criterion_values, score_of
+from sitecheck.parcels.memory import MemoryIndex
 from sitecheck.parcels.records import (
     DISTANCE_COLUMNS,
     LAYER_COLUMNS,
@@ -42,15 +42,14 @@ CREATE TABLE IF NOT EXISTS parcel_state (layer_key TEXT PRIMARY KEY, parcels_ver
 CREATE TABLE IF NOT EXISTS parcel_layer (fid INTEGER, parcels_version INTEGER, layer_key TEXT, layer_version INTEGER,
     rules_sha TEXT, overlap_m2 REAL, outside_m2 REAL, inside INTEGER, overlaps INTEGER, status TEXT, rule_id TEXT,
     exception TEXT, reason_zh TEXT, reason_en TEXT, features TEXT, PRIMARY KEY (layer_key, fid));
-CREATE TABLE IF NOT EXISTS parcel_distance (fid INTEGER, parcels_version INTEGER, layer_key TEXT, layer_version INTEGER, kind TEXT,
-    feature_fid INTEGER, feature_id TEXT, feature_name TEXT, distance_m REAL, PRIMARY KEY (layer_key, fid, kind));
+CREATE TABLE IF NOT EXISTS parcel_distance (fid INTEGER, parcels_version INTEGER, layer_key TEXT,
+    layer_version INTEGER, kind TEXT, feature_fid INTEGER, feature_id TEXT, feature_name TEXT, distance_m REAL,
+    PRIMARY KEY (layer_key, fid, kind));
 CREATE TABLE IF NOT EXISTS parcel_neighbour (fid INTEGER, neighbour_fid INTEGER, gap_m REAL,
     PRIMARY KEY (fid, neighbour_fid));
 CREATE TABLE IF NOT EXISTS parcel_index (fid INTEGER PRIMARY KEY, parcel_id TEXT NOT NULL, row TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS parcel_index_id ON parcel_index (parcel_id);
 """
-_NUMBERS = ("area_m2", "far_min", "far_max", "invest", "tax", "transit_m")
-_TEXTS = ("status", "industry", "park", "district_code", "district_name", "land_use")
 
 
 class EmbeddedParcels:
@@ -61,7 +60,8 @@ class EmbeddedParcels:
         self.store = store
         self.path: Path = store.data_dir / "parcels.sqlite"
         self._local = threading.local()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: MemoryIndex | None = None
+        self._last: ParcelState | None = None
         self._snapshot_lock = threading.Lock()
         self._conn().executescript(_SCHEMA)
 
@@ -94,35 +94,45 @@ class EmbeddedParcels:
 
     def read_state(self) -> ParcelState | None:
         """The stored state."""
-        return _read_state(self._conn())
+        self._last = _read_state(self._conn())
+        return self._last
+
+    def last_state(self) -> ParcelState | None:
+        """The state this process saw last."""
+        return self._last
 
     def vocabulary(self, state: ParcelState) -> Vocabulary:
-        """Values present in the index of this state."""
-        return self._snapshot_of(state).vocabulary
+        """Values present in the index (of the newest state in memory; searches check the state again)."""
+        snap = self._snapshot if self._snapshot is not None and self._snapshot.token == state.token else None
+        return (snap or self._current() or MemoryIndex(state, [], np.empty(0, object))).vocabulary
 
     def search(self, spec: SearchSpec, token: str, fresh: FreshCheck) -> SearchPage | None:
         """Filter, rank and page in memory; None when the state moved on."""
-        state = self.read_state()
-        if state is None or state.token != token or not fresh(state, self.pointers()):
+        snap = self._current()
+        if snap is None or snap.token != token or not fresh(snap.state, self.pointers()):
             return None
-        return self._snapshot_of(state).search(spec)
+        return snap.search(spec)
 
     def detail(self, parcel_id: str, token: str, fresh: FreshCheck) -> DetailRows | None:
-        """One parcel's stored rows."""
-        state = self.read_state()
-        if state is None or state.token != token or not fresh(state, self.pointers()):
-            return None
-        snap = self._snapshot_of(state)
-        at = snap.by_id.get(parcel_id)
-        if at is None:
-            raise ParcelNotFound(f"no parcel {parcel_id!r} in parcels version {state.parcels_version}",
-                                 f"当前地块图层中没有编号为 {parcel_id!r} 的地块")
-        fid = int(snap.fids[at])
-        conn = self._conn()
-        layers = [_layer_row(r) for r in conn.execute("SELECT * FROM parcel_layer WHERE fid = ?", (fid,))]
-        distances = [_distance_row(r) for r in conn.execute("SELECT * FROM parcel_distance WHERE fid = ?", (fid,))]
-        neighbours = [dict(snap.rows[snap.by_fid[r["neighbour_fid"]]], gap_m=r["gap_m"])
-                      for r in conn.execute("SELECT * FROM parcel_neighbour WHERE fid = ?", (fid,))]
+        """One parcel's stored rows, read in one transaction with the state they belong to."""
+        with self._reading() as conn:
+            state = _read_state(conn)
+            if state is None or state.token != token or not fresh(state, self.pointers()):
+                return None
+            snap = self._snapshot_of(conn, state)
+            at = snap.by_id.get(parcel_id)
+            if at is None:
+                raise ParcelNotFound(
+                    f"no parcel {parcel_id!r} in parcels version {state.parcels_version}",
+                    f"当前地块图层中没有编号为 {parcel_id!r} 的地块",
+                )
+            fid = int(snap.fids[at])
+            layers = [_layer_row(r) for r in conn.execute("SELECT * FROM parcel_layer WHERE fid = ?", (fid,))]
+            distances = [_distance_row(r) for r in conn.execute("SELECT * FROM parcel_distance WHERE fid = ?", (fid,))]
+            neighbours = [
+                dict(snap.rows[snap.by_fid[r["neighbour_fid"]]], gap_m=r["gap_m"])
+                for r in conn.execute("SELECT * FROM parcel_neighbour WHERE fid = ?", (fid,))
+            ]
         return DetailRows(state, snap.rows[at], layers, distances, neighbours, snap.geometries[at])
 
     def adjacent_pairs(self, state: ParcelState, fids: list[int], max_gap_m: float) -> list[tuple[int, int, float]]:
@@ -134,15 +144,31 @@ class EmbeddedParcels:
         )
         return [(r[0], r[1], r[2]) for r in rows if r[0] in wanted and r[1] in wanted]
 
-    def _snapshot_of(self, state: ParcelState) -> _Snapshot:
-        """The in-memory index of a state, loaded once."""
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state (WAL snapshot)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _current(self) -> MemoryIndex | None:
+        """The in-memory index of the stored state (None before the first computation)."""
+        with self._reading() as conn:
+            state = self._last = _read_state(conn)
+            return None if state is None else self._snapshot_of(conn, state)
+
+    def _snapshot_of(self, conn: sqlite3.Connection, state: ParcelState) -> MemoryIndex:
+        """The in-memory index of a state, loaded once (``conn`` reads inside the state's transaction)."""
         with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.token != state.token:
-                rows = [json.loads(r["row"]) for r in self._conn().execute("SELECT row FROM parcel_index ORDER BY fid")]
+                rows = [json.loads(r["row"]) for r in conn.execute("SELECT row FROM parcel_index ORDER BY fid")]
                 data = self.store.layer_data(self._parcels_key(), state.parcels_version)
                 position = {int(f): i for i, f in enumerate(data.fids.tolist())}
                 geometries = data.geometries[[position[r["fid"]] for r in rows]] if rows else np.empty(0, object)
-                self._snapshot = _Snapshot(state, rows, geometries)
+                self._snapshot = MemoryIndex(state, rows, geometries)
             return self._snapshot
 
     def _parcels_key(self) -> str:
@@ -184,8 +210,16 @@ class _Session:
         cut = shapely.to_wkb(shapely.intersection(data.geometries[f[~covered]], base.geometries[p[~covered]]))
         parts = iter(cut.tolist())
         return [
-            Piece(int(base.fids[i]), int(data.fids[j]), str(data.feature_ids[j]), data.names[j], data.kinds[j],
-                  data.attributes(int(j), report), bool(c), None if c else next(parts))
+            Piece(
+                int(base.fids[i]),
+                int(data.fids[j]),
+                str(data.feature_ids[j]),
+                data.names[j],
+                data.kinds[j],
+                data.attributes(int(j), report),
+                bool(c),
+                None if c else next(parts),
+            )
             for i, j, c in zip(p.tolist(), f.tolist(), covered.tolist(), strict=True)
         ]
 
@@ -204,8 +238,14 @@ class _Session:
             p, f = shapely.STRtree(geoms).query_nearest(base.geometries, all_matches=True)
             wkb = shapely.to_wkb(geoms[f])
             found += [
-                Nearest(int(base.fids[i]), kind, int(data.fids[members[j]]), str(data.feature_ids[members[j]]),
-                        data.names[members[j]], w)
+                Nearest(
+                    int(base.fids[i]),
+                    kind,
+                    int(data.fids[members[j]]),
+                    str(data.feature_ids[members[j]]),
+                    data.names[members[j]],
+                    w,
+                )
                 for i, j, w in zip(p.tolist(), f.tolist(), wkb.tolist(), strict=True)
             ]
         return found, kinds
@@ -237,8 +277,10 @@ class _Session:
                 conn.execute(f"DELETE FROM {table}")
             conn.executemany(f"DELETE FROM {table} WHERE layer_key = ?", [(k,) for k in replaced])
         for rows in change.layer_rows.values():
-            conn.executemany(f"INSERT INTO parcel_layer VALUES ({','.join('?' * len(LAYER_COLUMNS))})",
-                             [_layer_values(r) for r in rows])
+            conn.executemany(
+                f"INSERT INTO parcel_layer VALUES ({','.join('?' * len(LAYER_COLUMNS))})",
+                [_layer_values(r) for r in rows],
+            )
         for drows in change.distance_rows.values():
             conn.executemany(
                 f"INSERT INTO parcel_distance VALUES ({','.join('?' * len(DISTANCE_COLUMNS))})",
@@ -248,102 +290,28 @@ class _Session:
             conn.execute("DELETE FROM parcel_neighbour")
             conn.executemany("INSERT INTO parcel_neighbour VALUES (?,?,?)", change.neighbours)
         conn.execute("DELETE FROM parcel_index")
-        conn.executemany("INSERT INTO parcel_index VALUES (?,?,?)",
-                         [(r.fid, r.parcel_id, json.dumps(r.to_dict(), ensure_ascii=False)) for r in change.index])
+        conn.executemany(
+            "INSERT INTO parcel_index VALUES (?,?,?)",
+            [(r.fid, r.parcel_id, json.dumps(r.to_dict(), ensure_ascii=False)) for r in change.index],
+        )
         if change.reset:
             conn.execute("DELETE FROM parcel_state")
         conn.executemany("DELETE FROM parcel_state WHERE layer_key = ?", [(k,) for k in change.dropped])
         conn.executemany(
             "INSERT OR REPLACE INTO parcel_state VALUES (?,?,?,?,?,?,?)",
-            [(p.layer_key, p.parcels_version, p.layer_version, p.rules_sha, p.computed_at.isoformat(), p.seconds,
-              json.dumps(p.info, ensure_ascii=False)) for p in change.parts],
+            [
+                (
+                    p.layer_key,
+                    p.parcels_version,
+                    p.layer_version,
+                    p.rules_sha,
+                    p.computed_at.isoformat(),
+                    p.seconds,
+                    json.dumps(p.info, ensure_ascii=False),
+                )
+                for p in change.parts
+            ],
         )
-
-
-class _Snapshot:
-    """The index of one state in memory: columns as numpy arrays, categories, flags and geometries."""
-
-    def __init__(self, state: ParcelState, rows: list[dict[str, Any]], geometries: np.ndarray) -> None:
-        self.token, self.state, self.rows, self.geometries = state.token, state, rows, geometries
-        self.fids = np.asarray([r["fid"] for r in rows], dtype=np.int64)
-        self.by_id = {r["parcel_id"]: i for i, r in enumerate(rows)}
-        self.by_fid = {r["fid"]: i for i, r in enumerate(rows)}
-        ids = [r["parcel_id"] for r in rows]
-        self.id_rank = np.empty(len(rows), dtype=np.int64)
-        self.id_rank[sorted(range(len(rows)), key=ids.__getitem__)] = np.arange(len(rows))
-        self.numbers = {c: np.asarray([np.nan if r[c] is None else r[c] for r in rows], dtype=float) for c in _NUMBERS}
-        self.texts = {c: Categories.of([r[c] for r in rows]) for c in _TEXTS}
-        width = len(state.kinds())
-        self.kind_m = np.asarray([[np.nan if v is None else v for v in r["kind_m"]] for r in rows],
-                                 dtype=float).reshape(len(rows), width)
-        self.clean = np.asarray([r["clean"] for r in rows], dtype=bool)
-        self.in_zone = np.asarray([r["in_zone"] for r in rows], dtype=bool)
-        keys = {k for r in rows for k in (*r["inside_layers"], *r["overlap_layers"])}
-        self.inside = {k: np.asarray([k in r["inside_layers"] for r in rows], dtype=bool) for k in keys}
-        self.overlaps = {k: np.asarray([k in r["overlap_layers"] for r in rows], dtype=bool) for k in keys}
-        self.tree = shapely.STRtree(geometries)
-        pairs = {(r["district_code"], r["district_name"]) for r in rows if r["district_code"]}
-        self.vocabulary = Vocabulary(sorted(pairs), self.texts["status"].labels, self.texts["industry"].labels,
-                                     self.texts["park"].labels)
-
-    def search(self, spec: SearchSpec) -> SearchPage:
-        """Filter, rank and page (the same semantics as the PostGIS engine's SQL)."""
-        n = len(self.rows)
-        mask = np.ones(n, dtype=bool) if spec.include_nonclean else self.clean.copy()
-        if spec.districts:
-            wanted = set(spec.districts)
-            mask &= self.texts["district_code"].isin(wanted) | self.texts["district_name"].isin(wanted)
-        with np.errstate(invalid="ignore"):
-            for bound in spec.ranges:
-                column = self.numbers[bound.column]
-                mask &= column >= bound.value if bound.op == ">=" else column <= bound.value
-        if spec.use_prefixes:
-            uses = self.texts["land_use"]
-            table = np.asarray([lab.startswith(spec.use_prefixes) for lab in uses.labels] + [False], dtype=bool)
-            mask &= table[uses.codes]
-        for name, values in (("status", spec.statuses), ("industry", spec.industries), ("park", spec.parks)):
-            if values:
-                mask &= self.texts[name].isin(set(values))
-        transit = self.numbers["transit_m"]
-        if spec.kind_columns is not None:
-            transit = np.fmin.reduce(self.kind_m[:, list(spec.kind_columns)], axis=1) if spec.kind_columns else \
-                np.full(n, np.nan)
-        if spec.max_transit_m is not None:
-            with np.errstate(invalid="ignore"):
-                mask &= transit <= spec.max_transit_m
-        for key in spec.inside:
-            mask &= self.inside.get(key, np.zeros(n, dtype=bool))
-        for key in spec.outside:
-            mask &= ~self.overlaps.get(key, np.zeros(n, dtype=bool))
-        if spec.area is not None:
-            mask &= self._in_area(spec.area, spec.area_relation)
-        idx = np.flatnonzero(mask)
-        columns = {c: self.numbers[c][idx] for c in ("area_m2", "far_min", "far_max")}
-        columns |= {"transit_m": transit[idx], "status": self.texts["status"].take(idx), "in_zone": self.in_zone[idx]}
-        ops = NumpyOps()
-        values = [np.broadcast_to(v, idx.shape) for v in criterion_values(spec.ranking, columns, ops)]
-        total = score_of(spec.ranking, values, ops)
-        scores = np.zeros(len(idx)) if total is None else np.broadcast_to(total, idx.shape)
-        order = np.lexsort((self.id_rank[idx], -scores))
-        page = order[spec.offset: spec.offset + (spec.limit or len(order))]
-        rows = []
-        for j in page.tolist():
-            row = dict(self.rows[idx[j]], transit_used=None if np.isnan(transit[idx[j]]) else float(transit[idx[j]]))
-            if spec.with_geometry:
-                row["geometry"] = self.geometries[idx[j]]
-            rows.append(row)
-        return SearchPage(self.state, len(idx), rows, [[float(v[j]) for v in values] for j in page.tolist()],
-                          [float(scores[j]) for j in page.tolist()])
-
-    def _in_area(self, area: Any, relation: str) -> np.ndarray:
-        """Rows covered by (within) or sharing interior with (overlaps) a drawn area."""
-        mask = np.zeros(len(self.rows), dtype=bool)
-        if relation == "within":
-            mask[self.tree.query(area, predicate="covers")] = True
-        else:
-            hits = self.tree.query(area, predicate="intersects")
-            mask[hits[shapely.relate_pattern(self.geometries[hits], area, "T********")]] = True
-        return mask
 
 
 def _read_state(conn: sqlite3.Connection) -> ParcelState | None:
@@ -352,8 +320,15 @@ def _read_state(conn: sqlite3.Connection) -> ParcelState | None:
     if not rows:
         return None
     parts = {
-        r["layer_key"]: PartState(r["layer_key"], r["parcels_version"], r["layer_version"], r["rules_sha"],
-                                  datetime.fromisoformat(r["computed_at"]), r["seconds"], json.loads(r["info"] or "{}"))
+        r["layer_key"]: PartState(
+            r["layer_key"],
+            r["parcels_version"],
+            r["layer_version"],
+            r["rules_sha"],
+            datetime.fromisoformat(r["computed_at"]),
+            r["seconds"],
+            json.loads(r["info"] or "{}"),
+        )
         for r in rows
     }
     return ParcelState(rows[0]["parcels_version"], parts)
@@ -362,8 +337,11 @@ def _read_state(conn: sqlite3.Connection) -> ParcelState | None:
 def _layer_values(row: LayerRow) -> tuple[Any, ...]:
     """A layer row as SQLite values (flags as 0/1, features as JSON)."""
     values = {c: getattr(row, c) for c in LAYER_COLUMNS}
-    values |= {"inside": int(row.inside), "overlaps": int(row.overlaps),
-               "features": json.dumps(row.features, ensure_ascii=False)}
+    values |= {
+        "inside": int(row.inside),
+        "overlaps": int(row.overlaps),
+        "features": json.dumps(row.features, ensure_ascii=False),
+    }
     return tuple(values[c] for c in LAYER_COLUMNS)
 
 
