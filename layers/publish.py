@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from layers.load import ProgressCallback, load_layer
 from sitecheck.access import AuditEvent
@@ -20,14 +21,13 @@ def load_recorded(
     actor: str,
     organisation: str | None = None,
     address: str | None = None,
-    source_name: str | None = None,
     crs: str | None = None,
     encoding: str | None = None,
     analysis_crs: str,
     progress: ProgressCallback | None = None,
 ) -> LayerVersion:
     """Load a source as a new published version and audit the outcome (a refusal is audited, then re-raised)."""
-    target = f"{layer_key}:{source_name or path.name}"
+    audit = _Audit(store, actor, organisation, address, "layer.load", f"{layer_key}:{path.name}")
     try:
         version = load_layer(
             store,
@@ -40,35 +40,16 @@ def load_recorded(
             progress=progress,
         )
     except SitecheckError as error:
-        store.record_event(
-            AuditEvent(
-                at=utc_now(),
-                actor=actor,
-                action="layer.load",
-                target=target,
-                outcome="refused",
-                organisation=organisation,
-                address=address,
-                details=error.to_dict(),
-            )
-        )
+        audit.record("refused", error.to_dict())
         raise
-    store.record_event(
-        AuditEvent(
-            at=utc_now(),
-            actor=actor,
-            action="layer.load",
-            target=target,
-            outcome="done",
-            organisation=organisation,
-            address=address,
-            details={
-                "version": version.version,
-                "sha256": version.sha256,
-                "features": version.feature_count,
-                "report": version.report,
-            },
-        )
+    audit.record(
+        "done",
+        {
+            "version": version.version,
+            "sha256": version.sha256,
+            "features": version.feature_count,
+            "report": version.report,
+        },
     )
     return version
 
@@ -83,32 +64,37 @@ def rollback_recorded(
     address: str | None = None,
 ) -> LayerVersion:
     """Make an earlier version current again, bring derived data up to date, and audit it."""
+    audit = _Audit(store, actor, organisation, address, "layer.rollback", f"{layer_key}:v{version}")
     try:
         restored = store.rollback(layer_key, version, by=actor)
     except SitecheckError as error:
-        store.record_event(
-            AuditEvent(
-                at=utc_now(),
-                actor=actor,
-                action="layer.rollback",
-                target=f"{layer_key}:v{version}",
-                outcome="refused",
-                organisation=organisation,
-                address=address,
-                details=error.to_dict(),
-            )
-        )
+        audit.record("refused", error.to_dict())
         raise
     after_publish(store, layer_key)
-    store.record_event(
-        AuditEvent(
-            at=utc_now(),
-            actor=actor,
-            action="layer.rollback",
-            target=f"{layer_key}:v{version}",
-            outcome="done",
-            organisation=organisation,
-            address=address,
-        )
-    )
+    audit.record("done", {})
     return restored
+
+
+class _Audit:
+    """One admin action's audit row, written when its outcome is known."""
+
+    def __init__(
+        self, store: Store, actor: str, organisation: str | None, address: str | None, action: str, target: str
+    ) -> None:
+        self.store, self.actor, self.organisation, self.address = store, actor, organisation, address
+        self.action, self.target = action, target
+
+    def record(self, outcome: str, details: dict[str, Any]) -> None:
+        """Append the row with the outcome."""
+        self.store.record_event(
+            AuditEvent(
+                at=utc_now(),
+                actor=self.actor,
+                action=self.action,
+                target=self.target,
+                outcome=outcome,
+                organisation=self.organisation,
+                address=self.address,
+                details=details,
+            )
+        )

@@ -24,13 +24,19 @@ class SiteFacts:
     crs: str
 
 
+# Pieces below a square millimetre are floating-point noise, not slivers: re-assembling a feature from its
+# subdivided pieces leaves gaps of ~1e-10 m² along the cuts. Real slivers (the 0.8 m² fixture) are far above.
+NOISE_AREA_M2 = 1e-6
+
+
 def polygonal_part(geometry: BaseGeometry | None) -> Polygon | MultiPolygon | None:
-    """Keep only the polygonal part of an overlay result (touching edges give lines and points)."""
+    """Keep the polygonal part of an overlay result (touching edges give lines and points), without noise."""
     if geometry is None or geometry.is_empty:
         return None
-    if isinstance(geometry, Polygon | MultiPolygon):
+    parts = shapely.get_parts(shapely.get_parts(geometry))  # collections may hold multipolygons
+    polygons = [p for p in parts if isinstance(p, Polygon) and p.area >= NOISE_AREA_M2]
+    if len(polygons) == len(parts) and isinstance(geometry, Polygon | MultiPolygon):
         return geometry
-    polygons = [p for p in shapely.get_parts(geometry) if isinstance(p, Polygon | MultiPolygon) and not p.is_empty]
     if not polygons:
         return None
     merged = shapely.union_all(polygons)

@@ -14,10 +14,13 @@ from starlette.datastructures import UploadFile
 from app.check_models import CheckRecordOut, CheckRequest, CheckResult, ProjectIn
 from app.deps import SettingsDep, StoreDep
 from app.security import CallerDep
+from sitecheck.access import Principal
 from sitecheck.check import CheckOptions, rerun_check, submit_check
 from sitecheck.errors import FormatUnknown, ParameterInvalid, UploadTooLarge
 from sitecheck.intake.geojson import check_json_text
 from sitecheck.rules import ProjectFacts, RuleSet
+from sitecheck.settings import Settings
+from sitecheck.stores.base import Store
 
 router = APIRouter(prefix="/v1/checks", tags=["checks"])
 
@@ -117,25 +120,16 @@ async def create_check(
             raise RequestValidationError(exc.errors()) from exc
         facts = ProjectFacts(params.name, params.level, params.category, params.land_use_code)
         options = CheckOptions(as_of=_as_of(params.as_of), include_geometry=params.include_geometry)
-        return await run_in_threadpool(
-            lambda: submit_check(
-                store,
-                rules,
-                upload=data,
-                filename=upload.filename,
-                fmt=params.format,
-                crs=params.crs,
-                zone=params.zone,
-                repair=params.repair,
-                encoding=params.encoding,
-                facts=facts,
-                options=options,
-                analysis_crs=settings.analysis_crs,
-                limits=limits,
-                created_by=caller.actor,
-                organisation=caller.organisation,
-            )
-        )
+        intake: dict[str, Any] = {
+            "upload": data,
+            "filename": upload.filename,
+            "fmt": params.format,
+            "crs": params.crs,
+            "zone": params.zone,
+            "repair": params.repair,
+            "encoding": params.encoding,
+        }
+        return await _submit(store, rules, settings, caller, intake, facts, options)
     if content_type not in ("application/json", ""):
         raise FormatUnknown(
             f"send application/json or multipart/form-data, not {content_type}",
@@ -154,20 +148,31 @@ async def create_check(
     project: ProjectIn = payload.project
     facts = ProjectFacts(project.name, project.level, project.category, project.land_use_code)
     options = CheckOptions(as_of=_as_of(payload.as_of), include_geometry=payload.include_geometry)
+    intake = {"body_site": payload.site, "crs": payload.crs, "zone": payload.zone, "repair": payload.repair}
+    return await _submit(store, rules, settings, caller, intake, facts, options)
+
+
+async def _submit(
+    store: Store,
+    rules: RuleSet,
+    settings: Settings,
+    caller: Principal,
+    intake: dict[str, Any],
+    facts: ProjectFacts,
+    options: CheckOptions,
+) -> dict[str, Any]:
+    """Run the domain's submit_check off the event loop, as the caller."""
     return await run_in_threadpool(
         lambda: submit_check(
             store,
             rules,
-            body_site=payload.site,
-            crs=payload.crs,
-            zone=payload.zone,
-            repair=payload.repair,
             facts=facts,
             options=options,
             analysis_crs=settings.analysis_crs,
-            limits=limits,
+            limits=settings.intake,
             created_by=caller.actor,
             organisation=caller.organisation,
+            **intake,
         )
     )
 

@@ -96,7 +96,6 @@ async def load_version(
             actor=caller.actor,
             organisation=caller.organisation,
             address=request.client.host if request.client else None,
-            source_name=upload.filename,
             crs=crs if isinstance(crs, str) and crs else None,
             encoding=encoding if isinstance(encoding, str) and encoding else None,
             analysis_crs=settings.analysis_crs,
