@@ -29,7 +29,7 @@ def load_layer(
     loaded_by: str,
     analysis_crs: str,
     progress: ProgressCallback | None = None,
-    batch_size: int = 50_000,
+    batch_size: int = 20_000,
 ) -> LayerVersion:
     """Load one source file as a new version of a layer; all or nothing, published on success."""
     started = time.perf_counter()
