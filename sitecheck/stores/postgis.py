@@ -151,6 +151,8 @@ class PostgisStore:
 
     def _create_schema(self, conn: Connection) -> None:
         """Create PostGIS (if missing), the schemas and the record tables."""
+        # Several workers start at once: serialise the DDL (concurrent CREATE OR REPLACE FUNCTION fails).
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"sitecheck-schema:{self.schema}"))))
         try:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         except DBAPIError as exc:
