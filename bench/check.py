@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +25,15 @@ from shapely.geometry import Polygon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import city_config, city_data, fresh_database, load_city, percentiles_ms, print_table
+from bench.common import (
+    city_config,
+    city_data,
+    fresh_database,
+    load_city,
+    percentiles_ms,
+    print_table,
+    uvicorn_server,
+)
 from sitecheck.access import issue_key
 from sitecheck.check import check_site, evaluate_site
 from sitecheck.intake import read_site_geometry
@@ -117,50 +123,14 @@ def raw_shapely(settings: Settings, sites: list[Polygon]) -> list[float]:
     return durations
 
 
-def free_port() -> int:
-    """Pick a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def over_http(url: str, schema: str, config: Path, sites: list[Polygon], seconds: float) -> tuple[list[float], float]:
     """Run uvicorn with two workers on PostGIS and drive checks from a second process; return latencies, rate."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SITECHECK_DATABASE_URL": url,
-        "SITECHECK_DB_SCHEMA": schema,
-        "SITECHECK_LAYER_CONFIG": str(config),
-        "SITECHECK_ACCESS__RATE_PER_KEY": "1000000/minute",
-        "SITECHECK_ACCESS__RATE_PER_IP": "1000000/minute",
-    }
     store = open_store(Settings(database_url=url, db_schema=schema, layer_config=config))
     token = issue_key(store, name="bench", role="system", organisation="bench", scopes=("checks:create",), by="bench")[
         0
     ]
     store.close()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    try:
-        _wait_for(port)
+    with uvicorn_server(url, schema, config) as port:
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
             for site in sites:
                 body = {
@@ -199,24 +169,6 @@ def over_http(url: str, schema: str, config: Path, sites: list[Polygon], seconds
         if errors:
             print(f"HTTP errors: {errors} of {len(samples)}")
         return [elapsed for _, elapsed in samples], len(samples) / report["wall_seconds"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_for(port: int) -> None:
-    """Wait until the server answers its health endpoint."""
-    import http.client
-
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 def main() -> None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -70,6 +75,53 @@ def load_city(settings: Settings) -> float:
         return time.perf_counter() - started
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def uvicorn_server(url: str, schema: str, config: Path, workers: int = 2) -> Iterator[int]:
+    """Run the service under uvicorn on PostGIS (rate limits lifted for load), yield its port, stop it after."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {
+        **os.environ,
+        "SITECHECK_DATABASE_URL": url,
+        "SITECHECK_DB_SCHEMA": schema,
+        "SITECHECK_LAYER_CONFIG": str(config),
+        "SITECHECK_ACCESS__RATE_PER_KEY": "1000000/minute",
+        "SITECHECK_ACCESS__RATE_PER_IP": "1000000/minute",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[1])
+    try:
+        for _ in range(150):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/health")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the server did not start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def percentiles_ms(seconds: Sequence[float]) -> tuple[float, float]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.check import _wait_for, free_port, random_sites
-from bench.common import city_config, city_data, fresh_database, load_city, percentiles_ms, print_table
+from bench.check import random_sites
+from bench.common import (
+    city_config,
+    city_data,
+    fresh_database,
+    load_city,
+    percentiles_ms,
+    print_table,
+    uvicorn_server,
+)
 from sitecheck.access import PERMISSIONS, issue_key
 from sitecheck.settings import Settings
 from sitecheck.stores import open_store
@@ -72,36 +79,7 @@ def main() -> None:
             for request in requests_mix(bounds, 2000):
                 request["headers"] = {"Authorization": f"Bearer {token}"}
                 handle.write(json.dumps(request) + "\n")
-        port = free_port()
-        env = {
-            **os.environ,
-            "SITECHECK_DATABASE_URL": url,
-            "SITECHECK_DB_SCHEMA": "bench",
-            "SITECHECK_LAYER_CONFIG": str(config),
-            "SITECHECK_ACCESS__RATE_PER_KEY": "1000000/minute",
-            "SITECHECK_ACCESS__RATE_PER_IP": "1000000/minute",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        try:
-            _wait_for(port)
+        with uvicorn_server(url, "bench", config) as port:
             client = subprocess.run(
                 [
                     sys.executable,
@@ -119,9 +97,6 @@ def main() -> None:
                 text=True,
                 check=True,
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
     report = json.loads(client.stdout)
     wall = report["wall_seconds"]
     rows = []

@@ -38,6 +38,9 @@ import mapbox_vector_tile
 import psycopg
 from pyproj import Transformer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import fresh_database
 from layers.load import load_layer
 from layers.sample_city import SCALES, VECTOR_KEYS, generate
 from sitecheck.config import load_catalog
@@ -111,22 +114,6 @@ def prepare_city(city: Path) -> Path:
         shutil.rmtree(scratch)
         print(f"generated city-scale {missing} in {time.perf_counter() - started:.1f} s")
     return city
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """Create a database with PostGIS for this run and drop it afterwards."""
-    name = f"sitecheck_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def load_city(city: Path, settings: Settings) -> None:
