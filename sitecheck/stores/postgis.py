@@ -7,7 +7,6 @@ become domain errors at this boundary.
 from __future__ import annotations
 
 import functools
-import math
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -15,10 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import shapely
-from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Connection,
@@ -42,8 +38,6 @@ from sitecheck.access import ApiKey
 from sitecheck.config import LayerCatalog
 from sitecheck.errors import (
     CheckNotFound,
-    LayerEmpty,
-    LayerValidationFailed,
     StoreUnavailable,
     VersionNotFound,
 )
@@ -62,13 +56,12 @@ from sitecheck.stores.base import (
     SourceField,
     VersionDraft,
     WriteObserver,
-    iter_nonempty,
 )
-from sitecheck.stores.pg_copy import HEADER, TRAILER, encode_column, encode_ewkb_column, encode_rows
+from sitecheck.stores.pg_load import quote as _quote
+from sitecheck.stores.pg_load import write_version_tables
 from sitecheck.stores.pg_tables import (
     APPEND_ONLY_TABLES,
     feature_table,
-    feature_table_name,
     record_tables,
     subdivided_table,
 )
@@ -76,7 +69,6 @@ from sitecheck.stores.pg_tables import (
 # Service sessions never use JIT or parallel plans: both cost more than they save on interactive overlay
 # queries (JIT compiles for hundreds of ms; each parallel worker pays PROJ set-up) -- DESIGN §10.
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
-SUBDIVIDE_MAX_VERTICES = 256
 _CHECK_COLUMNS = (
     "organisation",
     "id",
@@ -449,124 +441,37 @@ class PostgisStore:
         layer = self.catalog.get(draft.layer_key)
         lv = self.tables.layer_version
         with self._begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(draft.layer_key))))
-            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-            conn.execute(text("SET LOCAL statement_timeout = 0"))  # a city-scale load outlasts a request's limit
-            version = (
-                1
-                + conn.execute(
-                    select(func.coalesce(func.max(lv.c.version), 0)).where(lv.c.layer_key == draft.layer_key)
-                ).scalar_one()
+            written = write_version_tables(
+                conn,
+                self.tables,
+                self.layer_schema,
+                self.srid,
+                draft,
+                batches,
+                subdivide=layer.subdivide,
+                observer=observer,
             )
-            name = feature_table_name(draft.layer_key, version)
-            table = feature_table(self.layer_schema, name, draft.fields, draft.geometry, self.srid)
-            table.create(conn)
-            count, bbox = self._copy_features(conn, name, draft.fields, batches, observer)
-            if count == 0:
-                raise LayerEmpty(
-                    f"layer '{draft.layer_key}': no features left after validation", "校验后没有可入库的要素"
-                )
-            qualified = f"{_quote(self.layer_schema)}.{_quote(name)}"
-            conn.execute(text(f"CREATE INDEX ON {qualified} USING gist (geom)"))
-            conn.execute(text(f"CREATE INDEX ON {qualified} ({_quote(FEATURE_ID)})"))
-            sub_name = None
-            if layer.subdivide:
-                sub_name = f"{name}_sub"
-                self._write_subdivided(conn, qualified, sub_name)
-            conn.execute(text(f"ANALYZE {qualified}"))
-            self._validate_written(conn, qualified, draft.layer_key, count, bbox)
             report["seconds"] = round(time.perf_counter() - draft.started, 3)
             conn.execute(
                 insert(lv).values(
                     layer_key=draft.layer_key,
-                    version=version,
-                    table_name=name,
-                    subdivided_table=sub_name,
+                    version=written.version,
+                    table_name=written.table_name,
+                    subdivided_table=written.subdivided_table,
                     source_name=draft.source_name,
                     sha256=draft.sha256,
-                    feature_count=count,
+                    feature_count=written.count,
                     source_crs=draft.source_crs,
                     crs=draft.crs,
-                    bbox=list(bbox),
+                    bbox=list(written.bbox),
                     loaded_by=draft.loaded_by,
                     report=report,
                     fields=[{"name": f.name, "kind": f.kind} for f in draft.fields],
                     geometry_kind=draft.geometry,
                 )
             )
-            self._publish(conn, draft.layer_key, version, by=draft.loaded_by, action="load")
-            return next(v for v in self._version_rows(conn, draft.layer_key) if v.version == version)
-
-    def _copy_features(
-        self,
-        conn: Connection,
-        table_name: str,
-        fields: tuple[SourceField, ...],
-        batches: Iterable[FeatureBatch],
-        observer: WriteObserver | None,
-    ) -> tuple[int, tuple[float, float, float, float]]:
-        """Stream batches into the new table with binary COPY of EWKB; return count and extent."""
-        columns = [FID, FEATURE_ID, FEATURE_NAME, FEATURE_KIND, *(f.name for f in fields), "geom"]
-        statement = sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(self.layer_schema),
-            sql.Identifier(table_name),
-            sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        )
-        count = 0
-        bounds = [math.inf, math.inf, -math.inf, -math.inf]
-        raw = conn.connection.driver_connection
-        assert raw is not None, "a live connection has a driver connection"
-        with raw.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-            copy.write(HEADER)
-            for batch in iter_nonempty(batches):
-                encoded = [
-                    encode_column(batch.fids.tolist(), "integer"),
-                    encode_column(batch.feature_ids, "text"),
-                    encode_column(batch.names, "text"),
-                    encode_column(batch.kinds, "text"),
-                    *(encode_column(values, field.kind) for field, values in zip(fields, batch.values, strict=True)),
-                    encode_ewkb_column(batch.wkb, self.srid),
-                ]
-                copy.write(encode_rows(encoded))
-                count += len(batch)
-                minx, miny, maxx, maxy = shapely.total_bounds(batch.geometries)
-                bounds = [min(bounds[0], minx), min(bounds[1], miny), max(bounds[2], maxx), max(bounds[3], maxy)]
-                if observer is not None:
-                    observer(count)
-            copy.write(TRAILER)
-        return count, (bounds[0], bounds[1], bounds[2], bounds[3])
-
-    def _write_subdivided(self, conn: Connection, qualified: str, sub_name: str) -> None:
-        """Write the subdivided copy used for indexed overlay of big polygons."""
-        sub = subdivided_table(self.layer_schema, sub_name, self.srid)
-        sub.create(conn)
-        sub_qualified = f"{_quote(self.layer_schema)}.{_quote(sub_name)}"
-        conn.execute(
-            text(
-                f"INSERT INTO {sub_qualified} ({_quote(FID)}, geom) "
-                f"SELECT {_quote(FID)}, ST_Subdivide(geom, {SUBDIVIDE_MAX_VERTICES}) FROM {qualified}"
-            )
-        )
-        conn.execute(text(f"CREATE INDEX ON {sub_qualified} USING gist (geom)"))
-        conn.execute(text(f"CREATE INDEX ON {sub_qualified} ({_quote(FID)})"))
-        conn.execute(text(f"ANALYZE {sub_qualified}"))
-
-    def _validate_written(
-        self, conn: Connection, qualified: str, layer_key: str, count: int, bbox: tuple[float, ...]
-    ) -> None:
-        """Check the written table's count and extent against what was sent."""
-        row = conn.execute(
-            text(
-                "SELECT n, ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 "
-                f"FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM {qualified}) AS written"
-            )
-        ).one()
-        written = (row.x0, row.y0, row.x1, row.y1)
-        if row.n != count or not np.allclose(written, bbox, atol=0.01, rtol=0):
-            raise LayerValidationFailed(
-                f"layer '{layer_key}': wrote {row.n} features with extent {written}, expected {count} and {bbox}",
-                f"图层“{layer_key}”写入校验失败：要素数或范围不一致",
-            )
+            self._publish(conn, draft.layer_key, written.version, by=draft.loaded_by, action="load")
+            return next(v for v in self._version_rows(conn, draft.layer_key) if v.version == written.version)
 
 
 @contextmanager
@@ -582,8 +487,3 @@ def _unavailable_on_fault() -> Iterator[None]:
 def _key_from_row(row: Any) -> ApiKey:
     """Build an ApiKey from its row."""
     return ApiKey(**(dict(row) | {"scopes": tuple(row["scopes"])}))
-
-
-def _quote(identifier: str) -> str:
-    """Quote an SQL identifier (names here come from validated layer keys, but quote them anyway)."""
-    return '"' + identifier.replace('"', '""') + '"'
