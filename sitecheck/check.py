@@ -89,11 +89,16 @@ def evaluate_site(
     """Work out a check's result without storing it (check_site stores it)."""
     started = time.perf_counter()
     facts = rules.check_facts(facts)
-    versions = _versions(store, options)
-    checked = {
-        layer.key: versions[layer.key] for layer in store.catalog.by_role(*CHECKED_ROLES) if layer.key in versions
-    }
-    missing = [layer.key for layer in store.catalog.by_role(*CHECKED_ROLES) if layer.key not in versions]
+    checked_keys = [layer.key for layer in store.catalog.by_role(*CHECKED_ROLES)]
+    context_keys = [layer.key for layer in store.catalog.by_role(*CONTEXT_ROLES) if layer.geometry == "polygon"]
+    if options.pinned_versions is None and options.as_of is None:
+        versions, pieces = store.overlaps_current(site.geometry, checked_keys + context_keys)
+    else:
+        versions = _versions(store, options)
+        pieces = store.overlaps(
+            site.geometry, {key: versions[key] for key in checked_keys + context_keys if key in versions}
+        )
+    missing = [key for key in checked_keys if key not in versions]
     if missing:
         when = f" at {options.as_of.isoformat()}" if options.as_of else ""
         raise VersionNotFound(
@@ -101,12 +106,8 @@ def evaluate_site(
             f"图层 {missing} 在该时点没有发布版本，无法完成审查",
             details={"layers": missing},
         )
-    context_versions = {
-        layer.key: versions[layer.key]
-        for layer in store.catalog.by_role(*CONTEXT_ROLES)
-        if layer.key in versions and layer.geometry == "polygon"
-    }
-    pieces = store.overlaps(site.geometry, checked | context_versions)
+    checked = {key: versions[key] for key in checked_keys}
+    context_versions = {key: versions[key] for key in context_keys if key in versions}
     site_facts = SiteFacts(site.geometry, site.geometry.area, site.analysis_crs)
     findings = [
         layer_finding(

@@ -204,6 +204,13 @@ class Store(Protocol):
         """Return, per layer version given, the features intersecting the site and their intersections (fid order)."""
         ...
 
+    def overlaps_current(
+        self, site: BaseGeometry, layer_keys: Iterable[str]
+    ) -> tuple[dict[str, LayerVersion], dict[str, list[OverlapPiece]]]:
+        """Return the current versions of every layer and, for the named layers that have one, their overlaps,
+        both as of one moment: a publication can never fall between choosing the versions and reading them."""
+        ...
+
     def save_check(self, record: CheckRecord) -> None:
         """Store a check record (never updated afterwards)."""
         ...

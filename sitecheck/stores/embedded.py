@@ -313,6 +313,14 @@ class EmbeddedStore:
             ]
         return found
 
+    def overlaps_current(
+        self, site: BaseGeometry, layer_keys: Iterable[str]
+    ) -> tuple[dict[str, LayerVersion], dict[str, list[OverlapPiece]]]:
+        """Current versions and the named layers' overlaps. A version's GeoPackage never changes once
+        published, so the versions read first are the ones overlaid, whatever is published meanwhile."""
+        versions = self.current_versions()
+        return versions, self.overlaps(site, {key: versions[key] for key in layer_keys if key in versions})
+
     def layer_data(self, layer_key: str, version: int | None = None) -> LayerData:
         """Return a layer version in memory (the current one by default), reading its file once."""
         if version is not None:

@@ -7,6 +7,7 @@ become domain errors at this boundary.
 from __future__ import annotations
 
 import functools
+import select as select_module
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -17,21 +18,28 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    BigInteger,
     Connection,
+    LargeBinary,
     Select,
+    Text,
     bindparam,
+    cast,
     create_engine,
+    event,
     func,
     insert,
     literal,
+    null,
     select,
     text,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sitecheck.access import ApiKey
@@ -69,6 +77,8 @@ from sitecheck.stores.pg_tables import (
 # Service sessions never use JIT or parallel plans: both cost more than they save on interactive overlay
 # queries (JIT compiles for hundreds of ms; each parallel worker pays PROJ set-up) -- DESIGN §10.
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
+# The overlay statement's extra row carrying the version generation (no layer key can contain a space).
+_GENERATION_ROW = "generation row"
 _CHECK_COLUMNS = (
     "organisation",
     "id",
@@ -114,12 +124,12 @@ class PostgisStore:
             pool_size=8,
             max_overflow=4,
             pool_timeout=settings.pool_timeout_s,
-            pool_pre_ping=True,
             connect_args={
                 "options": f"{SESSION_OPTIONS} -c statement_timeout={settings.statement_timeout_ms}",
                 "application_name": "sitecheck",
             },
         )
+        discard_closed_connections(self.db)
         # Reads run without BEGIN/COMMIT round trips; writes use _begin().
         self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
         self._versions_lock = threading.Lock()
@@ -136,8 +146,8 @@ class PostgisStore:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """Yield an autocommit connection for reads; driver faults become StoreUnavailable."""
+    def _autocommit(self) -> Iterator[Connection]:
+        """Yield an autocommit connection (reads, single-statement writes); driver faults become StoreUnavailable."""
         with _unavailable_on_fault(), self.read_db.connect() as conn:
             yield conn
 
@@ -205,15 +215,18 @@ class PostgisStore:
             query = query.where(lv.c.layer_key == layer_key)
         return [LayerVersion.from_record(dict(row._mapping)) for row in conn.execute(query)]
 
+    def _generation_query(self) -> Select[Any]:
+        """Two numbers that change whenever a version is loaded or published (cheap to read)."""
+        lv, lp = self.tables.layer_version, self.tables.layer_publication
+        return select(
+            select(func.coalesce(func.max(lp.c.id), 0)).scalar_subquery().label("publications"),
+            select(func.count()).select_from(lv).scalar_subquery().label("versions"),
+        )
+
     def _all_versions(self) -> list[LayerVersion]:
         """Every version of every layer; re-read only after a load or publication (one cheap query tells)."""
-        lv, lp = self.tables.layer_version, self.tables.layer_publication
-        generation_query = select(
-            select(func.coalesce(func.max(lp.c.id), 0)).scalar_subquery(),
-            select(func.count()).select_from(lv).scalar_subquery(),
-        )
-        with self._read() as conn:
-            generation = tuple(conn.execute(generation_query).one())
+        with self._autocommit() as conn:
+            generation = tuple(conn.execute(self._generation_query()).one())
             with self._versions_lock:
                 cached = self._versions_cache
             if cached is not None and cached[0] == generation:
@@ -286,13 +299,14 @@ class PostgisStore:
         table = self.tables.check_record
         geometry = func.ST_GeomFromWKB(bindparam("g", record.geometry_wkb), self.srid) if record.geometry_wkb else None
         values = {c: getattr(record, c) for c in _CHECK_COLUMNS}
-        with self._begin() as conn:
+        # One INSERT commits on its own (autocommit): no BEGIN/COMMIT round trips, still durable at return.
+        with self._autocommit() as conn:
             conn.execute(insert(table).values(**values, geometry=geometry))
 
     def get_check(self, check_id: str) -> CheckRecord:
         """Return a stored check or raise CheckNotFound."""
         table = self.tables.check_record
-        with self._read() as conn:
+        with self._autocommit() as conn:
             row = conn.execute(
                 select(*[table.c[c] for c in _CHECK_COLUMNS], func.ST_AsBinary(table.c.geometry).label("wkb")).where(
                     table.c.id == check_id
@@ -314,14 +328,14 @@ class PostgisStore:
     def get_key(self, key_id: str) -> ApiKey | None:
         """Return a key record by its public id, or None."""
         table = self.tables.api_key
-        with self._read() as conn:
+        with self._autocommit() as conn:
             row = conn.execute(select(table).where(table.c.key_id == key_id)).first()
         return _key_from_row(row._mapping) if row else None
 
     def list_keys(self) -> list[ApiKey]:
         """Return every key record, newest first."""
         table = self.tables.api_key
-        with self._read() as conn:
+        with self._autocommit() as conn:
             rows = conn.execute(select(table).order_by(table.c.created_at.desc())).all()
         return [_key_from_row(row._mapping) for row in rows]
 
@@ -346,7 +360,7 @@ class PostgisStore:
         query = select(table).order_by(table.c.id.desc()).limit(limit).offset(offset)
         if action is not None:
             query = query.where(table.c.action == action)
-        with self._read() as conn:
+        with self._autocommit() as conn:
             return [AuditEvent(**row._mapping) for row in conn.execute(query)]
 
     # --- overlay -------------------------------------------------------------------------------------
@@ -357,11 +371,52 @@ class PostgisStore:
         One statement for all layers; layers with big polygons are intersected through their subdivided copy
         and the pieces re-assembled per feature.
         """
-        statement = self._overlap_statement(tuple(sorted((k, v.version) for k, v in versions.items())))
-        found: dict[str, list[OverlapPiece]] = {key: [] for key in versions}
-        with self._read() as conn:
+        return self._overlay(site, versions, with_generation=False)[0]
+
+    def overlaps_current(
+        self, site: BaseGeometry, layer_keys: Iterable[str]
+    ) -> tuple[dict[str, LayerVersion], dict[str, list[OverlapPiece]]]:
+        """Current versions and the named layers' overlaps in one round trip.
+
+        The overlay statement uses the cached current versions and also reads the version generation; both
+        come from the statement's single snapshot, so when the generation matches the cache the versions were
+        current at that moment. Otherwise a publication happened since: re-read the versions and overlay again.
+        """
+        keys = tuple(layer_keys)
+        for _ in range(5):
+            with self._versions_lock:
+                cached = self._versions_cache
+            if cached is None:
+                self._all_versions()
+                continue
+            generation, every = cached
+            current = {v.layer_key: v for v in every if v.is_current}
+            chosen = {key: current[key] for key in keys if key in current}
+            pieces, seen = self._overlay(site, chosen, with_generation=True)
+            if seen == generation:
+                return current, pieces
+            self._all_versions()
+        raise StoreUnavailable(
+            "layers are being republished too quickly to read one consistent set; try again",
+            "图层正在频繁发布，暂时无法读取一致的版本，请稍后重试",
+        )
+
+    def _overlay(
+        self, site: BaseGeometry, versions: dict[str, LayerVersion], *, with_generation: bool
+    ) -> tuple[dict[str, list[OverlapPiece]], tuple[int, int] | None]:
+        """Run the overlay statement; return the pieces per layer and, if asked, the version generation."""
+        key = tuple(sorted((k, v.version) for k, v in versions.items()))
+        statement = self._overlap_statement(key, with_generation)
+        found: dict[str, list[OverlapPiece]] = {k: [] for k in versions}
+        generation = None
+        if statement is None:
+            return found, None
+        with self._autocommit() as conn:
             rows = conn.execute(statement, {"site": shapely.to_wkb(site)}).all()
         for row in rows:
+            if row.layer == _GENERATION_ROW:
+                generation = (int(row.fid), int(row.feature_id))
+                continue
             found[row.layer].append(
                 OverlapPiece(
                     fid=row.fid,
@@ -374,11 +429,12 @@ class PostgisStore:
             )
         for pieces in found.values():
             pieces.sort(key=lambda piece: piece.fid)
-        return found
+        return found, generation
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one store per process; keys are few
-    def _overlap_statement(self, versions: tuple[tuple[str, int], ...]) -> Select[Any]:
-        """Build the UNION ALL overlay statement for a set of layer versions (cached per set)."""
+    def _overlap_statement(self, versions: tuple[tuple[str, int], ...], with_generation: bool) -> Select[Any] | None:
+        """Build the UNION ALL overlay statement for a set of layer versions (cached per set); with the
+        generation, one more row carries the two generation numbers in its fid and feature_id columns."""
         site = select(func.ST_GeomFromWKB(bindparam("site"), self.srid).label("g")).cte("site")
         parts = []
         with self._begin() as conn:
@@ -395,9 +451,9 @@ class PostgisStore:
                 attributes = func.jsonb_build_object(
                     *[arg for name in reported for arg in (literal(name), table.c[name])]
                 )
-                columns = [
+                columns: list[Any] = [
                     literal(key).label("layer"),
-                    table.c[FID].label("fid"),
+                    cast(table.c[FID], BigInteger).label("fid"),
                     table.c[FEATURE_ID].label("feature_id"),
                     table.c[FEATURE_NAME].label("name"),
                     table.c[FEATURE_KIND].label("kind"),
@@ -425,6 +481,21 @@ class PostgisStore:
                             *columns, func.ST_AsBinary(func.ST_Intersection(table.c.geom, site.c.g)).label("wkb")
                         ).select_from(table.join(site, func.ST_Intersects(table.c.geom, site.c.g)))
                     )
+        if with_generation:
+            generation = self._generation_query().subquery()
+            parts.append(
+                select(
+                    literal(_GENERATION_ROW).label("layer"),
+                    cast(generation.c.publications, BigInteger).label("fid"),
+                    cast(generation.c.versions, Text).label("feature_id"),
+                    cast(null(), Text).label("name"),
+                    cast(null(), Text).label("kind"),
+                    cast(null(), JSONB).label("attributes"),
+                    cast(null(), LargeBinary).label("wkb"),
+                )
+            )
+        if not parts:
+            return None
         return union_all(*parts) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
 
     # --- loading -------------------------------------------------------------------------------------
@@ -472,6 +543,24 @@ class PostgisStore:
             )
             self._publish(conn, draft.layer_key, written.version, by=draft.loaded_by, action="load")
             return next(v for v in self._version_rows(conn, draft.layer_key) if v.version == written.version)
+
+
+def discard_closed_connections(engine: Engine) -> None:
+    """Check pooled connections at checkout without a round trip: a backend that was terminated or a server
+    that restarted has sent its goodbye and closed the socket, so the socket polls readable while a healthy
+    idle connection's does not. Such a connection is discarded and the pool hands out (or opens) another.
+
+    This replaces a ping per checkout (pool_pre_ping), which cost a round trip on every request.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _check_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed or dbapi_connection.broken:
+            raise DisconnectionError("connection closed")
+        poller = select_module.poll()
+        poller.register(dbapi_connection.pgconn.socket, select_module.POLLIN | select_module.POLLHUP)
+        if poller.poll(0):
+            raise DisconnectionError("the server closed or wrote to an idle connection")
 
 
 @contextmanager

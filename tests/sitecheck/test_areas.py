@@ -87,3 +87,22 @@ def test_area_of_empty_geometry_is_zero() -> None:
     """An empty polygon has zero planar and ellipsoidal area."""
     assert ellipsoidal_area_m2(Polygon(), "EPSG:4528") == 0.0
     assert planar_area_m2(shapely.Polygon()) == 0.0
+
+
+@pytest.mark.parametrize("easting_offset_m", [0, 120_000, -150_000])
+def test_scale_factor_area_matches_the_geodesic_polygon_area(easting_offset_m: int) -> None:
+    """The projected-CRS shortcut (planar area over the areal scale at the centroid) agrees with the geodesic
+    area of the polygon's vertices transformed to lon/lat, to 1e-8 relative, near and far from the meridian."""
+    shapes = [
+        box(40495000, 3520000, 40496000, 3520800),
+        shapely.affinity.rotate(box(40490000, 3515000, 40490300, 3518000), 33),
+        Polygon(
+            [(40500000, 3530000), (40501000, 3530000), (40501000, 3531000), (40500000, 3531000)],
+            [[(40500200, 3530200), (40500600, 3530200), (40500600, 3530600), (40500200, 3530600)]],
+        ),
+        MultiPolygon([box(40480000, 3500000, 40480500, 3500500), box(40482000, 3501000, 40482100, 3501900)]),
+    ]
+    for shape in shapes:
+        moved = shapely.affinity.translate(shape, easting_offset_m, 0)
+        geodesic = ellipsoidal_area_m2(transform_coords(moved, "EPSG:4528", "EPSG:4490"), "EPSG:4490")
+        assert ellipsoidal_area_m2(moved, "EPSG:4528") == pytest.approx(geodesic, rel=1e-8)
