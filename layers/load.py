@@ -44,8 +44,11 @@ def load_layer(
     report = PrepareReport()
     load_report: dict[str, Any] = {"encoding": info.encoding, "source_crs": source_crs}
 
+    # Three stages in three threads: GDAL reads the next batch, Shapely validates the one before, and the store
+    # encodes and writes the one before that. GDAL's reading, Shapely's validity checks, numpy's encoding and
+    # libpq's sending release the GIL, so the stages share the two cores.
     def batches() -> Iterator[FeatureBatch]:
-        for raw in read_batches(info, batch_size=batch_size):
+        for raw in prefetch(read_batches(info, batch_size=batch_size)):
             yield prepare_batch(
                 raw, layer=layer, fields=fields, source_crs=source_crs, analysis_crs=analysis_crs, report=report
             )

@@ -1,4 +1,4 @@
-"""Running batch preparation ahead of the writer, so reading/validating and COPY overlap on two cores."""
+"""Running a stage of the load (reading, validating) ahead of the next one, so the stages overlap on two cores."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from layers.source import RawBatch
 from sitecheck.config import LayerConfig
 from sitecheck.errors import LayerCrsInvalid, LayerGeometryType
 from sitecheck.projection import CHINA_LAT, CHINA_LON, same_crs, transform_geometries, transformer
-from sitecheck.stores.base import FeatureBatch, SourceField
+from sitecheck.stores.base import FeatureBatch, SourceField, null_mask
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _ALLOWED_TYPES = {
@@ -61,43 +62,47 @@ def prepare_batch(
     report.dropped["empty"] += int((~keep).sum())
     _check_types(geometries[keep], raw.fids[keep], layer)
     # Rows whose geometry is stored exactly as read keep the source WKB: no re-encoding on the hot path.
-    changed = np.zeros(len(geometries), dtype=bool)
+    geometries, changed = _as_2d(geometries)
     if layer.geometry == "polygon":
-        geometries, keep, changed = _repair_polygons(geometries, keep, report)
-        geometries, changed = _as_multipolygons(geometries, changed)
+        geometries, keep, repaired = _repair_polygons(geometries, keep, report)
+        geometries, changed = _as_multipolygons(geometries, changed | repaired)
     index = np.flatnonzero(keep)
+    every = len(index) == len(geometries)
     geometries = geometries[index]
     changed = changed[index]
     if not same_crs(source_crs, analysis_crs):
         geometries = transform_geometries(geometries, source_crs, analysis_crs)
         changed = np.ones(len(changed), dtype=bool)
-    _check_extent(geometries, layer.key, source_crs, analysis_crs)
-    wkb = np.asarray(raw.wkb, dtype=object)[index]
+    bounds = _check_extent(geometries, layer.key, source_crs, analysis_crs)
+    wkb = raw.wkb[index]
     if changed.any():
         wkb[changed] = shapely.to_wkb(geometries[changed])
     fids = raw.fids[index]
-    values = [_column_values(raw.fields[f.name], index, len(raw.wkb)) for f in fields]
+    values = [raw.fields[f.name] if every else raw.fields[f.name][index] for f in fields]
     by_name = {f.name: column for f, column in zip(fields, values, strict=True)}
-    feature_ids = [_feature_id(by_name, layer.source_field("id"), int(fid), pos) for pos, fid in enumerate(fids)]
-    duplicates = len(feature_ids) - len(set(feature_ids)) + len(report.seen_ids.intersection(feature_ids))
-    report.duplicate_ids += duplicates
-    report.seen_ids.update(feature_ids)
+    feature_ids = _feature_ids(_mapped(by_name, layer, "id"), fids)
+    before = len(report.seen_ids)
+    report.seen_ids.update(feature_ids.tolist())
+    report.duplicate_ids += len(feature_ids) - (len(report.seen_ids) - before)
     report.written += len(feature_ids)
     return FeatureBatch(
         fids=fids,
         feature_ids=feature_ids,
-        names=_text_column(by_name, layer.source_field("name"), len(fids)),
-        kinds=_text_column(by_name, layer.source_field("kind"), len(fids)),
+        names=_text_column(_mapped(by_name, layer, "name"), len(fids)),
+        kinds=_text_column(_mapped(by_name, layer, "kind"), len(fids)),
         values=values,
         geometries=geometries,
         wkb=wkb,
+        bounds=bounds,
     )
 
 
-def _check_extent(geometries: np.ndarray, layer_key: str, source_crs: str, analysis_crs: str) -> None:
-    """Refuse coordinates that are non-finite or fall outside China once transformed: a wrong CRS."""
+def _check_extent(
+    geometries: np.ndarray, layer_key: str, source_crs: str, analysis_crs: str
+) -> tuple[float, float, float, float]:
+    """Return the extent; refuse coordinates that are non-finite or fall outside China: a wrong CRS."""
     if len(geometries) == 0:
-        return
+        return (math.inf, math.inf, -math.inf, -math.inf)
     bounds = shapely.total_bounds(geometries)
     lon, lat = transformer(analysis_crs, "EPSG:4490").transform(bounds[[0, 2]], bounds[[1, 3]])
     inside = np.isfinite(bounds).all() and np.isfinite([*lon, *lat]).all()
@@ -109,6 +114,8 @@ def _check_extent(geometries: np.ndarray, layer_key: str, source_crs: str, analy
             f"{analysis_crs}, which is not inside China; check the declared CRS (zone prefix, axis order)",
             f"图层“{layer_key}”：按 {source_crs} 读取后范围不在中国境内，请核对坐标系（带号、坐标轴顺序）",
         )
+    minx, miny, maxx, maxy = bounds.tolist()
+    return (minx, miny, maxx, maxy)
 
 
 def _check_types(geometries: np.ndarray, fids: np.ndarray, layer: LayerConfig) -> None:
@@ -126,6 +133,16 @@ def _check_types(geometries: np.ndarray, fids: np.ndarray, layer: LayerConfig) -
             f"(first: source fid {int(fids[first])}, a {found})",
             f"图层“{layer.key}”应为面要素，但有 {int(wrong.sum())} 个要素不是（首个：fid {int(fids[first])}，{found}）",
         )
+
+
+def _as_2d(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop Z and M ordinates; mark the geometries that had them changed."""
+    flat = shapely.get_coordinate_dimension(geometries) > 2
+    if not flat.any():
+        return geometries, flat
+    out = geometries.copy()
+    out[flat] = shapely.force_2d(geometries[flat])
+    return out, flat
 
 
 def _repair_polygons(
@@ -157,28 +174,40 @@ def _as_multipolygons(geometries: np.ndarray, changed: np.ndarray) -> tuple[np.n
     return out, changed | single
 
 
-def _column_values(column: np.ndarray, index: np.ndarray, size: int) -> list[Any]:
-    """Return the kept values of a field as plain Python values; NaN (GDAL's null for reals) becomes None."""
-    selected = column if len(index) == size else column[index]
-    values: list[Any] = selected.tolist()
-    if selected.dtype.kind == "f" and np.isnan(selected).any():
-        values = [None if v != v else v for v in values]
-    return values
+def _mapped(by_name: dict[str, np.ndarray], layer: LayerConfig, canonical: str) -> np.ndarray | None:
+    """Return the source column a canonical field (id, name, kind) is mapped to, if any."""
+    name = layer.source_field(canonical)
+    return None if name is None else by_name.get(name)
 
 
-def _feature_id(by_name: dict[str, list[Any]], field_name: str | None, fid: int, pos: int) -> str:
-    """Return a feature's canonical id from its mapped field, falling back to the source fid."""
-    if field_name is not None and field_name in by_name:
-        value = by_name[field_name][pos]
-        if value is not None and value != "":
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            return str(value)
-    return f"fid:{fid}"
+def _feature_ids(column: np.ndarray | None, fids: np.ndarray) -> np.ndarray:
+    """Return canonical ids from the mapped id field (3.0 as "3"), falling back to "fid:<source fid>"."""
+    ids = np.empty(len(fids), dtype=object)
+    present = np.zeros(len(fids), dtype=bool)
+    if column is not None:
+        text = _as_text(column, whole_numbers=True)
+        present = ~(null_mask(text) | np.equal(text, ""))
+        ids[present] = text[present]
+    if not present.all():
+        ids[~present] = [f"fid:{fid}" for fid in fids[~present].tolist()]
+    return ids
 
 
-def _text_column(by_name: dict[str, list[Any]], field_name: str | None, size: int) -> list[str | None]:
-    """Return a mapped field as text values (None where absent)."""
-    if field_name is None or field_name not in by_name:
-        return [None] * size
-    return [None if v is None else str(v) for v in by_name[field_name]]
+def _text_column(column: np.ndarray | None, size: int) -> np.ndarray:
+    """Return a mapped field as text values (None where null or absent)."""
+    if column is None:
+        return np.full(size, None, dtype=object)
+    return _as_text(column, whole_numbers=False)
+
+
+def _as_text(column: np.ndarray, *, whole_numbers: bool) -> np.ndarray:
+    """Return a column as an object array of str, None where null; ``whole_numbers`` writes 3.0 as "3"."""
+    if column.dtype == object:
+        return column  # text fields arrive as str or None
+    nulls = null_mask(column)
+    text = column.astype(str).astype(object)
+    if whole_numbers and column.dtype.kind == "f":
+        whole = ~nulls & (np.abs(column) < 2.0**63) & (column == np.floor(column))
+        text[whole] = column[whole].astype(np.int64).astype(str)
+    text[nulls] = None
+    return text

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nanoarrow
 import numpy as np
 import pyogrio
 import pyogrio.raw
@@ -47,7 +49,11 @@ class SourceInfo:
 
 @dataclass
 class RawBatch:
-    """A batch as read: source fids, WKB geometries and one numpy array per field."""
+    """A batch as read: source fids, WKB geometries and one numpy array per field.
+
+    Geometries are bytes objects (None where missing); numbers come as numeric arrays (floats with NaN for null
+    when a column has nulls), text and ISO date/time text as objects with None, list fields as arrays.
+    """
 
     fids: np.ndarray
     wkb: np.ndarray
@@ -115,32 +121,150 @@ def resolve_crs(info: SourceInfo, declared: str | None) -> str:
 
 
 def read_batches(info: SourceInfo, batch_size: int = 50_000) -> Iterator[RawBatch]:
-    """Yield the source's features in batches (2-D, datetimes as ISO text)."""
+    """Yield the source's features in batches through GDAL's Arrow stream (datetimes as ISO text).
+
+    GDAL fills whole columns natively and outside the GIL, so reading overlaps validation and writing; the
+    columns come out as the row reader gives them (see ``RawBatch``). Z and M are kept: the Arrow stream
+    cannot drop them, preparation does.
+    """
     names = [name for name, _ in info.fields]
-    for start in range(0, max(info.feature_count, 1), batch_size):
-        try:
-            meta, fids, wkb, data = pyogrio.raw.read(
-                info.gdal_path,
-                layer=info.layer,
-                encoding=info.encoding,
-                force_2d=True,
-                skip_features=start,
-                max_features=batch_size,
-                return_fids=True,
-                datetime_as_string=True,
-            )
-        except (DataSourceError, DataLayerError) as exc:
-            raise LayerSourceUnreadable(
-                f"cannot read {info.path.name} at feature {start}: {exc}", f"读取 {info.path.name} 失败：{exc}"
-            ) from exc
-        if len(wkb) == 0:
-            return
-        fields = dict(zip(meta["fields"].tolist(), data, strict=True))
-        yield RawBatch(
-            fids=np.asarray(fids, dtype=np.int64),
-            wkb=wkb,
-            fields={name: fields[name] for name in names},
+    read = 0
+    try:
+        source = pyogrio.raw.open_arrow(
+            info.gdal_path,
+            layer=info.layer,
+            encoding=info.encoding,
+            batch_size=batch_size,
+            return_fids=True,
+            datetime_as_string=True,
         )
+        with source as (meta, stream):
+            fid_name = meta["fid_column"] or "OGC_FID"
+            geometry_name = meta["geometry_name"] or "wkb_geometry"
+            chunks = iter(nanoarrow.ArrayStream(stream))
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    return
+                except RuntimeError as exc:  # the stream's own read errors
+                    raise _unreadable(info, read, exc) from exc
+                columns = {child.schema.name: child for child in chunk.iter_children()}
+                if geometry_name not in columns:
+                    raise LayerSourceUnreadable(
+                        f"{info.path.name} has no geometry column", f"{info.path.name} 没有几何字段"
+                    )
+                fids = _numpy_column(columns[fid_name]).astype(np.int64, copy=False)
+                read += len(fids)
+                yield RawBatch(
+                    fids=fids,
+                    wkb=_binary_values(columns[geometry_name]),
+                    fields={name: _numpy_column(columns[name]) for name in names},
+                )
+    except (DataSourceError, DataLayerError) as exc:
+        raise _unreadable(info, read, exc) from exc
+
+
+def _unreadable(info: SourceInfo, read: int, exc: Exception) -> LayerSourceUnreadable:
+    """The refusal for a source GDAL fails to read, naming where it stopped."""
+    return LayerSourceUnreadable(
+        f"cannot read {info.path.name} after {read} features: {exc}", f"读取 {info.path.name} 失败：{exc}"
+    )
+
+
+_NUMERIC_TYPES = {
+    nanoarrow.Type.INT8: np.int8,
+    nanoarrow.Type.INT16: np.int16,
+    nanoarrow.Type.INT32: np.int32,
+    nanoarrow.Type.INT64: np.int64,
+    nanoarrow.Type.UINT8: np.uint8,
+    nanoarrow.Type.UINT16: np.uint16,
+    nanoarrow.Type.UINT32: np.uint32,
+    nanoarrow.Type.UINT64: np.uint64,
+    nanoarrow.Type.FLOAT: np.float32,
+    nanoarrow.Type.DOUBLE: np.float64,
+}
+_OFFSET_TYPES = {
+    nanoarrow.Type.STRING: np.int32,
+    nanoarrow.Type.LARGE_STRING: np.int64,
+    nanoarrow.Type.BINARY: np.int32,
+    nanoarrow.Type.LARGE_BINARY: np.int64,
+}
+
+
+def _numpy_column(array: nanoarrow.Array) -> np.ndarray:
+    """Turn one Arrow column into numpy the way pyogrio's row reader gives it (see ``RawBatch``)."""
+    kind = array.schema.type
+    valid = _validity(array)
+    if kind in _NUMERIC_TYPES or kind in (nanoarrow.Type.BOOL, nanoarrow.Type.DATE32):
+        if kind == nanoarrow.Type.BOOL:
+            bits = np.frombuffer(array.buffers[1], dtype=np.uint8)
+            values: np.ndarray = np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)]
+            values = values.astype(bool)
+        else:
+            dtype = np.int32 if kind == nanoarrow.Type.DATE32 else _NUMERIC_TYPES[kind]
+            values = np.frombuffer(array.buffers[1], dtype=dtype)[array.offset : array.offset + len(array)].copy()
+        if kind == nanoarrow.Type.DATE32:
+            dates = values.astype("datetime64[D]").astype(str).astype(object)
+            return _with_nulls(dates, valid)
+        if valid is None:
+            return values
+        values = values.astype(np.float64)
+        values[~valid] = np.nan
+        return values
+    if kind in (nanoarrow.Type.STRING, nanoarrow.Type.LARGE_STRING):
+        return _with_nulls(_string_values(array), valid)
+    if kind in _OFFSET_TYPES:
+        return _binary_values(array)
+    # Times as Python values, lists as arrays (the stored text of a list field stays what it was).
+    items = (np.asarray(item) if isinstance(item, list) else item for item in array.to_pylist())
+    return np.fromiter(items, dtype=object, count=len(array))
+
+
+def _validity(array: nanoarrow.Array) -> np.ndarray | None:
+    """Return which values are present, or None when all are."""
+    bitmap = np.frombuffer(array.buffers[0], dtype=np.uint8)
+    if len(bitmap) == 0:
+        return None
+    valid = np.unpackbits(bitmap, bitorder="little")[array.offset : array.offset + len(array)].astype(bool)
+    return None if valid.all() else valid
+
+
+def _with_nulls(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Put None where values are missing."""
+    if valid is not None:
+        values[~valid] = None
+    return values
+
+
+def _string_values(array: nanoarrow.Array) -> np.ndarray:
+    """Decode a UTF-8 column into an object array of str with one decode for the whole column.
+
+    The values are joined with NUL, which UTF-8 never produces otherwise; a column holding NUL itself is
+    decoded value by value.
+    """
+    offsets, data = _offsets_and_data(array)
+    if (data == 0).any():
+        texts = [data[a:b].tobytes().decode("utf-8") for a, b in itertools.pairwise(offsets.tolist())]
+    else:
+        texts = np.insert(data, offsets[1:-1], 0).tobytes().decode("utf-8").split("\x00")
+    return np.fromiter(texts, dtype=object, count=len(texts))
+
+
+def _binary_values(array: nanoarrow.Array) -> np.ndarray:
+    """Return a binary column (such as WKB) as an object array of bytes, None where missing."""
+    offsets, data = _offsets_and_data(array)
+    blob = data.tobytes()
+    values = np.fromiter((blob[a:b] for a, b in itertools.pairwise(offsets.tolist())), dtype=object, count=len(array))
+    return _with_nulls(values, _validity(array))
+
+
+def _offsets_and_data(array: nanoarrow.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return a variable-size column's offsets (rebased to 0) and the bytes they index."""
+    storage = _OFFSET_TYPES.get(array.schema.type, np.int32)  # extension columns (WKB) are binary
+    offsets = np.frombuffer(array.buffers[1], dtype=storage)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return (offsets - offsets[0]).astype(np.int64), data
 
 
 def _zipped_dbf_encoding(path: Path) -> str | None:

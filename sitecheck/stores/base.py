@@ -35,21 +35,33 @@ class SourceField:
 class FeatureBatch:
     """Prepared features ready to write: valid, 2-D, in the analysis CRS.
 
-    ``geometries`` is a numpy object array of Shapely geometries and ``wkb`` the same geometries as 2-D ISO
-    WKB (the source's own bytes where nothing changed); ``values`` holds one list per source field (aligned
-    with the version's ``fields``) of plain Python values or None.
+    Every column is a numpy array aligned with ``fids``. ``feature_ids`` holds str, ``names`` and ``kinds``
+    str or None; ``values`` holds one array per source field (aligned with the version's ``fields``) as read:
+    text as objects with None for null, numbers as int/float/bool arrays where NaN stands for null (see
+    ``null_mask``). ``geometries`` are Shapely geometries, ``wkb`` the same geometries as 2-D ISO WKB (the
+    source's own bytes where nothing changed) and ``bounds`` their extent (minx, miny, maxx, maxy).
     """
 
     fids: np.ndarray
-    feature_ids: list[str]
-    names: list[str | None]
-    kinds: list[str | None]
-    values: list[list[Any]]
+    feature_ids: np.ndarray
+    names: np.ndarray
+    kinds: np.ndarray
+    values: list[np.ndarray]
     geometries: np.ndarray
     wkb: np.ndarray
+    bounds: tuple[float, float, float, float]
 
     def __len__(self) -> int:
         return len(self.feature_ids)
+
+
+def null_mask(column: np.ndarray) -> np.ndarray:
+    """Return where a prepared column is null: None in object arrays, NaN in float arrays."""
+    if column.dtype == object:
+        return np.fromiter((value is None for value in column.tolist()), dtype=bool, count=len(column))
+    if column.dtype.kind == "f":
+        return np.isnan(column)
+    return np.zeros(len(column), dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from sitecheck.stores.base import (
     VersionDraft,
     WriteObserver,
     iter_nonempty,
+    null_mask,
 )
 from sitecheck.stores.sqlite_records import SqliteRecords
 from sitecheck.subdivide import subdivide
@@ -216,7 +217,7 @@ class EmbeddedStore:
                 layer_options={"SPATIAL_INDEX": "NO"},
             )
             count += len(batch)
-            minx, miny, maxx, maxy = shapely.total_bounds(batch.geometries)
+            minx, miny, maxx, maxy = batch.bounds
             bounds = [min(bounds[0], minx), min(bounds[1], miny), max(bounds[2], maxx), max(bounds[3], maxy)]
             if subdivided:
                 pieces.extend(
@@ -379,15 +380,15 @@ def _intersect(data: LayerData, site: BaseGeometry) -> tuple[np.ndarray, np.ndar
     return hits, merged
 
 
-def _typed_column(values: list[Any], kind: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Turn a list of Python values into a typed numpy column and a null mask for GeoPackage writing."""
-    mask = np.array([v is None for v in values], dtype=bool)
+def _typed_column(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Turn a prepared field column into a typed numpy column and a null mask for GeoPackage writing."""
+    mask = null_mask(values)
     column: np.ndarray
     if kind in ("integer", "real", "boolean"):
         filler: Any = {"integer": 0, "real": 0.0, "boolean": False}[kind]
-        column = np.array([filler if v is None else v for v in values], dtype=_NUMPY_TYPES[kind])
+        column = np.where(mask, filler, values).astype(_NUMPY_TYPES[kind])
         return column, mask if mask.any() else None
-    return np.array(values, dtype=object), mask if mask.any() else None
+    return np.asarray(values, dtype=object), mask if mask.any() else None
 
 
 def _read_layer_file(path: Path, version: LayerVersion) -> LayerData:

@@ -144,10 +144,15 @@ def feature_table_name(layer_key: str, version: int) -> str:
     return f"{layer_key}_v{version}"
 
 
-def feature_table(schema: str, name: str, fields: tuple[SourceField, ...], geometry_kind: str, srid: int) -> Table:
-    """Define the table of one layer version: canonical columns, the source's fields, the geometry."""
+def feature_table(
+    schema: str, name: str, fields: tuple[SourceField, ...], geometry_kind: str, srid: int, *, primary_key: bool = True
+) -> Table:
+    """Define the table of one layer version: canonical columns, the source's fields, the geometry.
+
+    ``primary_key=False`` leaves out the key on ``_fid`` for a loader that adds it after its COPY.
+    """
     columns: list[Column[Any]] = [
-        Column(FID, BigInteger, primary_key=True, autoincrement=False),
+        Column(FID, BigInteger, primary_key=primary_key, nullable=False, autoincrement=False),
         Column(FEATURE_ID, Text, nullable=False),
         Column(FEATURE_NAME, Text),
         Column(FEATURE_KIND, Text),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import struct
+import threading
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pyogrio.raw
 import pytest
 import shapely
 from shapely.geometry import Point, box
+from sqlalchemy import text
 
 from layers.load import load_layer
 from sitecheck import errors
@@ -137,6 +142,88 @@ def test_invalid_polygon_is_repaired_and_counted_empty_dropped(empty_store: Stor
     assert version.feature_count == 2
 
 
+def test_field_types_and_nulls_survive(empty_store: Store, tmp_path: Path) -> None:
+    """Integers, reals, booleans, text, dates and datetimes keep their values and NULLs; numeric ids read as
+    "7" (not "7.0"), a missing id falls back to the source fid, and repeated ids are counted."""
+    missing = np.array([False, True, False, False])
+    columns = {
+        "HXBM": np.array([7, 7, 9, 0]),
+        "HXMC": np.array(["甲", "", "丙", "丁"], dtype=object),
+        "HXLX": np.array(["水源涵养"] * 4, dtype=object),
+        "MJ": np.array([1.5, 0.0, 2.5, 3.5]),
+        "GKCS": np.array(["禁止开发"] * 4, dtype=object),
+        "N": np.array([1, 0, 3, 4]),
+        "B": np.array([True, False, False, True]),
+        "D": np.array(["2024-01-02"] * 4, dtype="datetime64[D]"),
+        "T": np.array(["2024-01-02T03:04:05"] * 4, dtype="datetime64[ms]"),
+    }
+    masks = [
+        missing
+        if name in ("HXMC", "MJ", "N", "B", "D")
+        else np.array([False, False, False, True])
+        if name == "HXBM"
+        else None
+        for name in columns
+    ]
+    path = tmp_path / "eco.gpkg"
+    boxes = [box(X0 + i * 200, Y0, X0 + i * 200 + 100, Y0 + 100) for i in range(4)]
+    pyogrio.raw.write(
+        str(path),
+        shapely.to_wkb(np.array(boxes)),
+        list(columns.values()),
+        list(columns),
+        field_mask=masks,
+        layer="eco_redline",
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs=CRS,
+    )
+    version = _load(empty_store, path)
+    assert version.report["duplicate_ids"] == 1 and version.report["written"] == 4
+    rows = _stored(empty_store)
+    assert [r["_id"] for r in rows] == ["7", "7", "9", "fid:4"]
+    assert [r["_name"] for r in rows] == ["甲", None, "丙", "丁"]
+    assert [r["MJ"] for r in rows] == [1.5, None, 2.5, 3.5]
+    assert [r["N"] for r in rows] == [1, None, 3, 4]
+    assert [r["B"] for r in rows] == [True, None, False, True]
+    assert [r["D"] for r in rows] == ["2024-01-02", None, "2024-01-02", "2024-01-02"]
+    assert {r["T"] for r in rows} == {"2024-01-02T03:04:05"}
+
+
+def test_z_and_m_are_dropped(empty_store: Store, tmp_path: Path) -> None:
+    """Polygons with Z, with M and plain ones are all stored as 2-D MultiPolygons with their areas."""
+    ring = [(X0, Y0), (X0 + 100, Y0), (X0 + 100, Y0 + 100), (X0, Y0 + 100), (X0, Y0)]
+    with_m = struct.pack("<BIII", 1, 2003, 1, len(ring)) + b"".join(struct.pack("<3d", x, y, 7.0) for x, y in ring)
+    wkb = np.array(
+        [
+            shapely.to_wkb(shapely.Polygon([(x + 300, y, 5.0) for x, y in ring])),
+            with_m,
+            shapely.to_wkb(box(X0 + 600, Y0, X0 + 700, Y0 + 100)),
+        ],
+        dtype=object,
+    )
+    frame = _eco_frame(3)
+    columns = [
+        frame[name].to_numpy(dtype=object if name != "MJ" else float) for name in ("HXBM", "HXMC", "HXLX", "MJ", "GKCS")
+    ]
+    path = tmp_path / "eco.gpkg"
+    pyogrio.raw.write(
+        str(path),
+        wkb,
+        columns,
+        ["HXBM", "HXMC", "HXLX", "MJ", "GKCS"],
+        layer="eco_redline",
+        driver="GPKG",
+        geometry_type="Unknown",
+        crs=CRS,
+    )
+    version = _load(empty_store, path)
+    assert version.feature_count == 3 and version.report["repaired"] == 0
+    rows = _stored(empty_store)
+    assert [r["dims"] for r in rows] == [2, 2, 2]
+    assert [r["area"] for r in rows] == pytest.approx([10_000.0] * 3)
+
+
 def test_bad_row_leaves_served_version_unchanged(empty_store: Store, tmp_path: Path) -> None:
     """A load with a point among polygons is refused as a whole; version 1 stays current, unchanged."""
     first = _load(empty_store, _write_gpkg(_eco_frame(), tmp_path / "v1.gpkg"))
@@ -147,6 +234,15 @@ def test_bad_row_leaves_served_version_unchanged(empty_store: Store, tmp_path: P
     assert empty_store.current_versions()["eco_redline"] == first
     assert [v.version for v in empty_store.list_versions("eco_redline")] == [1]
     assert _names(empty_store) == ["示例红线0", "示例红线1", "示例红线2"]
+
+
+def test_refused_load_stops_every_loader_thread(empty_store: Store, tmp_path: Path) -> None:
+    """A load refused several batches in stops its reading and validating threads before it returns."""
+    frame = _eco_frame(12)
+    frame.loc[9, "geometry"] = Point(X0, Y0)
+    with pytest.raises(errors.LayerGeometryType, match="fid 10"):
+        _load(empty_store, _write_gpkg(frame, tmp_path / "bad.gpkg"), batch_size=2)
+    assert not [thread.name for thread in threading.enumerate() if thread.name == "layer-prefetch"]
 
 
 def test_readers_never_see_a_half_written_version(empty_store: Store, tmp_path: Path) -> None:
@@ -191,6 +287,31 @@ def test_unknown_layer_is_refused(empty_store: Store, tmp_path: Path) -> None:
     """Loading into a layer key that is not configured names the known keys."""
     with pytest.raises(errors.LayerNotFound, match="eco_redline"):
         load_layer(empty_store, "nope", tmp_path / "x.gpkg", loaded_by="t", analysis_crs=CRS)
+
+
+def _stored(store: Store, layer_key: str = "eco_redline") -> list[dict[str, Any]]:
+    """Return the current version's features by fid: canonical and source fields, coordinate dimension, area."""
+    version = store.current_versions()[layer_key]
+    if store.engine == "embedded":
+        data = store.layer_data(layer_key, version.version)  # type: ignore[attr-defined]
+        return [
+            {
+                "_fid": int(data.fids[i]),
+                "_id": data.feature_ids[i],
+                "_name": data.names[i],
+                "_kind": data.kinds[i],
+                **data.attributes(i, [f.name for f in version.fields]),
+                "dims": int(shapely.get_coordinate_dimension(data.geometries[i])),
+                "area": data.geometries[i].area,
+            }
+            for i in data.fids.argsort()
+        ]
+    table = f'"{store.layer_schema}"."{layer_key}_v{version.version}"'  # type: ignore[attr-defined]
+    with store.db.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(
+            text(f'SELECT *, ST_CoordDim(geom) AS dims, ST_Area(geom) AS area FROM {table} ORDER BY "_fid"')
+        )
+        return [{key: value for key, value in row._mapping.items() if key != "geom"} for row in rows]
 
 
 def _names(store: Store) -> list[str]:
