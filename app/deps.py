@@ -1,4 +1,7 @@
-"""Request dependencies: the settings and the store made in the app's lifespan."""
+"""Request dependencies: the settings and the store made in the app's lifespan.
+
+They are coroutines so that FastAPI calls them on the event loop instead of hopping to a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ from sitecheck.settings import Settings
 from sitecheck.stores.base import Store
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """Return the process's store (one per process, opened in the lifespan)."""
     store: Store = request.app.state.store
     return store
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """Return the settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings

@@ -20,7 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from app.permissions import ROUTE_TABLE
-from sitecheck.access import PERMISSIONS, PUBLIC_PERMISSIONS, Principal, authenticate
+from sitecheck.access import PERMISSIONS, PUBLIC_PERMISSIONS, KeyCache, Principal, authenticate
 from sitecheck.errors import AuthRequired, CheckNotFound, Forbidden, RateLimited, ServerBusy
 from sitecheck.settings import Settings
 from sitecheck.stores.base import Store
@@ -38,6 +38,7 @@ class Guard:
 
     settings: Settings
     limiter: MovingWindowRateLimiter
+    keys: KeyCache
     # An asyncio semaphore: requests waiting for a slot must not hold worker threads, or the slot holders
     # could find no thread to run on (thread-pool starvation).
     heavy: asyncio.Semaphore
@@ -48,6 +49,7 @@ class Guard:
         return cls(
             settings=settings,
             limiter=MovingWindowRateLimiter(MemoryStorage()),
+            keys=KeyCache(settings.access.key_cache_seconds),
             heavy=asyncio.Semaphore(settings.access.max_heavy_concurrency),
         )
 
@@ -70,7 +72,7 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def _principal(request: Request, settings: Settings, store: Store) -> Principal:
+def _principal(request: Request, settings: Settings, store: Store, keys: KeyCache) -> Principal:
     """Resolve the caller: a key, the local administrator (auth off, loopback only), or the public."""
     host = request.client.host if request.client else None
     if not settings.access.auth_enabled:
@@ -82,7 +84,7 @@ def _principal(request: Request, settings: Settings, store: Store) -> Principal:
         return LOCAL_ADMIN
     token = _token(request)
     if token is not None:
-        return authenticate(store, token)
+        return authenticate(store, token, keys)
     if settings.access.public_read:
         return Principal(None, "public", None, PUBLIC_PERMISSIONS)
     raise AuthRequired("an API key is required (Authorization: Bearer …)", "需要 API 密钥（Authorization: Bearer …）")
@@ -134,7 +136,11 @@ async def authorize(request: Request) -> AsyncIterator[Principal]:
     if permission is None:
         principal = Principal(None, "public", None, PUBLIC_PERMISSIONS)
     else:
-        principal = await run_in_threadpool(_principal, request, settings, store)
+        token = _token(request)
+        if settings.access.auth_enabled and token is not None and not guard.keys.holds(token):
+            principal = await run_in_threadpool(_principal, request, settings, store, guard.keys)
+        else:  # nothing to read from the store: no thread hop
+            principal = _principal(request, settings, store, guard.keys)
         if permission not in principal.permissions:
             request.state.principal = principal
             raise Forbidden(
@@ -160,7 +166,7 @@ async def authorize(request: Request) -> AsyncIterator[Principal]:
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The principal the app-wide dependency resolved for this request."""
     principal: Principal = request.state.principal
     return principal

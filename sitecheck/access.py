@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -235,9 +238,61 @@ def revoke_key(store: KeyStore, key_id: str, *, by: str, address: str | None = N
     return record
 
 
-def authenticate(store: KeyStore, token: str) -> Principal:
-    """Resolve a presented token to its principal, or refuse it."""
-    return verify(token, store.get_key(key_id_of(token)), utc_now())
+class KeyCache:
+    """Keys read recently, so that a client's every request does not read its key again.
+
+    An entry is trusted for ``seconds``: a key revoked through this process is forgotten at once; one revoked
+    elsewhere (another worker, the command line) stops working here within ``seconds`` (docs/access.md).
+    Expiry and the secret are checked on every request. Unknown key ids are never cached.
+    """
+
+    def __init__(self, seconds: float, size: int = 4096) -> None:
+        """Trust entries for ``seconds`` (0 turns the cache off); hold at most ``size`` keys."""
+        self.seconds = seconds
+        self.size = size
+        self._entries: OrderedDict[str, tuple[ApiKey, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fresh(self, key_id: str) -> ApiKey | None:
+        """The cached key if it was read less than ``seconds`` ago."""
+        with self._lock:
+            entry = self._entries.get(key_id)
+            if entry is None or time.monotonic() - entry[1] >= self.seconds:
+                return None
+            return entry[0]
+
+    def holds(self, token: str) -> bool:
+        """True when a token's key is cached and fresh (a malformed token is not)."""
+        try:
+            return self.fresh(key_id_of(token)) is not None
+        except AuthRequired:
+            return False
+
+    def remember(self, key: ApiKey) -> None:
+        """Cache a key just read from the store."""
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._entries[key.key_id] = (key, time.monotonic())
+            self._entries.move_to_end(key.key_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key (after revoking it)."""
+        with self._lock:
+            self._entries.pop(key_id, None)
+
+
+def authenticate(store: KeyStore, token: str, cache: KeyCache | None = None) -> Principal:
+    """Resolve a presented token to its principal, or refuse it (reading the key through the cache if given)."""
+    key_id = key_id_of(token)
+    record = cache.fresh(key_id) if cache is not None else None
+    if record is None:
+        record = store.get_key(key_id)
+        if record is not None and cache is not None:
+            cache.remember(record)
+    return verify(token, record, utc_now())
 
 
 class KeyStore(Protocol):

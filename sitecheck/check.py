@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from sitecheck.areas import area_figures
 from sitecheck.errors import InputError, ParameterInvalid, SitecheckError, VersionNotFound
-from sitecheck.findings import SiteFacts, layer_finding, polygonal_part
+from sitecheck.findings import SiteFacts, layer_findings, polygonal_part
 from sitecheck.intake import Site, read_site, read_site_geometry
 from sitecheck.rules import STATUS_ZH, VERDICT_ZH, ProjectFacts, RuleSet, overall_verdict
 from sitecheck.settings import IntakeLimits
@@ -109,19 +109,16 @@ def evaluate_site(
     checked = {key: versions[key] for key in checked_keys}
     context_versions = {key: versions[key] for key in context_keys if key in versions}
     site_facts = SiteFacts(site.geometry, site.geometry.area, site.analysis_crs)
-    findings = [
-        layer_finding(
-            store.catalog.get(key),
-            version.version,
-            rules.rule_for(store.catalog.get(key)),
-            pieces[key],
-            site_facts,
-            facts,
-            rules.thresholds,
-            include_geometry=options.include_geometry,
-        )
-        for key, version in checked.items()
-    ]
+    findings = layer_findings(
+        [
+            (store.catalog.get(key), version.version, rules.rule_for(store.catalog.get(key)), pieces[key])
+            for key, version in checked.items()
+        ],
+        site_facts,
+        facts,
+        rules.thresholds,
+        include_geometry=options.include_geometry,
+    )
     raster_findings, raster_versions = _raster_findings(store, site, rules)
     findings.extend(raster_findings)
     verdict = overall_verdict([f["status"] for f in findings])

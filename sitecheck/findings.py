@@ -33,9 +33,11 @@ def polygonal_part(geometry: BaseGeometry | None) -> Polygon | MultiPolygon | No
     """Keep the polygonal part of an overlay result (touching edges give lines and points), without noise."""
     if geometry is None or geometry.is_empty:
         return None
+    if isinstance(geometry, Polygon):  # the common case: one clean piece
+        return geometry if geometry.area >= NOISE_AREA_M2 else None
     parts = shapely.get_parts(shapely.get_parts(geometry))  # collections may hold multipolygons
     polygons = [p for p in parts if isinstance(p, Polygon) and p.area >= NOISE_AREA_M2]
-    if len(polygons) == len(parts) and isinstance(geometry, Polygon | MultiPolygon):
+    if len(polygons) == len(parts) and isinstance(geometry, MultiPolygon):
         return geometry
     if not polygons:
         return None
@@ -54,6 +56,48 @@ def is_sliver(geometry: BaseGeometry, thresholds: Thresholds) -> bool:
     return geometry.area < thresholds.sliver_area_m2 or mean_width_m(geometry) < thresholds.sliver_width_m
 
 
+@dataclass(frozen=True)
+class MeasuredLayer:
+    """A layer's overlap pieces cut to their polygonal parts, their union and (for a zone) the area outside."""
+
+    layer: LayerConfig
+    version: int
+    rule: Rule | None
+    kept: list[tuple[OverlapPiece, BaseGeometry, bool]]  # piece, polygonal part, sliver?
+    union: BaseGeometry
+    outside: BaseGeometry | None
+
+    def geometries(self) -> list[BaseGeometry]:
+        """What gets area figures, in the order finish_finding reads them: union, pieces, outside."""
+        return [self.union, *(g for _, g, _ in self.kept)] + ([self.outside] if self.outside is not None else [])
+
+
+def measure_layer(
+    layer: LayerConfig,
+    version: int,
+    rule: Rule | None,
+    pieces: list[OverlapPiece],
+    site: SiteFacts,
+    thresholds: Thresholds,
+) -> MeasuredLayer:
+    """Keep each piece's polygonal part, flag slivers, and work out the union and the area outside a zone."""
+    kept: list[tuple[OverlapPiece, BaseGeometry, bool]] = []
+    for piece in pieces:
+        geometry = polygonal_part(piece.geometry)
+        if geometry is not None:
+            kept.append((piece, geometry, is_sliver(geometry, thresholds)))
+    if not kept:
+        union: BaseGeometry = Polygon()
+    elif len(kept) == 1:
+        union = kept[0][1]
+    else:
+        union = shapely.union_all([g for _, g, _ in kept])
+    outside = None
+    if layer.role == "zone":
+        outside = polygonal_part(site.geometry.difference(union)) or Polygon()
+    return MeasuredLayer(layer, version, rule, kept, union, outside)
+
+
 def layer_finding(
     layer: LayerConfig,
     version: int,
@@ -66,17 +110,47 @@ def layer_finding(
     include_geometry: bool = False,
 ) -> dict[str, Any]:
     """Measure a layer's overlap pieces and apply its rule; the result is plain JSON-ready data."""
-    kept: list[tuple[OverlapPiece, BaseGeometry, bool]] = []
-    for piece in pieces:
-        geometry = polygonal_part(piece.geometry)
-        if geometry is not None:
-            kept.append((piece, geometry, is_sliver(geometry, thresholds)))
-    union = shapely.union_all([g for _, g, _ in kept]) if kept else Polygon()
-    outside = None
-    if layer.role == "zone":
-        outside = polygonal_part(site.geometry.difference(union)) or Polygon()
-    measured = [union, *(g for _, g, _ in kept)] + ([outside] if outside is not None else [])
-    figures = area_figures_many(measured, site.crs)
+    measured = measure_layer(layer, version, rule, pieces, site, thresholds)
+    figures = area_figures_many(measured.geometries(), site.crs)
+    return finish_finding(measured, figures, site, facts, thresholds, include_geometry=include_geometry)
+
+
+def layer_findings(
+    layers: list[tuple[LayerConfig, int, Rule | None, list[OverlapPiece]]],
+    site: SiteFacts,
+    facts: ProjectFacts,
+    thresholds: Thresholds,
+    *,
+    include_geometry: bool = False,
+) -> list[dict[str, Any]]:
+    """Findings of several layers with all their areas measured in one batch (what a check does)."""
+    measured = [
+        measure_layer(layer, version, rule, pieces, site, thresholds) for layer, version, rule, pieces in layers
+    ]
+    figures = area_figures_many([g for m in measured for g in m.geometries()], site.crs)
+    findings, start = [], 0
+    for one in measured:
+        count = len(one.geometries())
+        findings.append(
+            finish_finding(
+                one, figures[start : start + count], site, facts, thresholds, include_geometry=include_geometry
+            )
+        )
+        start += count
+    return findings
+
+
+def finish_finding(
+    measured: MeasuredLayer,
+    figures: list[dict[str, float]],
+    site: SiteFacts,
+    facts: ProjectFacts,
+    thresholds: Thresholds,
+    *,
+    include_geometry: bool = False,
+) -> dict[str, Any]:
+    """Turn a measured layer and its area figures into the finding: pieces, shares, status, rule."""
+    layer, rule, kept, union, outside = measured.layer, measured.rule, measured.kept, measured.union, measured.outside
     features = []
     for (piece, geometry, sliver), overlap in zip(kept, figures[1 : 1 + len(kept)], strict=True):
         feature: dict[str, Any] = {
@@ -97,7 +171,7 @@ def layer_finding(
         "name_zh": layer.name_zh,
         "name_en": layer.name_en,
         "role": layer.role,
-        "version": version,
+        "version": measured.version,
         "overlap": figures[0],
         "share": union.area / site.area_m2,
         "feature_count": len(features),

@@ -39,6 +39,9 @@ class AccessSettings(BaseSettings):
     heavy_wait_seconds: float = Field(default=10.0, ge=0, description="Wait for a heavy-work slot before 503.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     docs_enabled: bool = Field(default=True, description="Serve the OpenAPI document and its pages.")
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="Trust a key read from the store this long (revocations elsewhere wait it)."
+    )
 
 
 class Settings(BaseSettings):
@@ -54,9 +57,7 @@ class Settings(BaseSettings):
     )
     analysis_crs: str = Field(default="EPSG:4528", description="Projected CRS in metres for storage and areas.")
     layer_config: Path = Field(default=SAMPLE_CITY_DIR / "layers.toml", description="Layer configuration file (TOML).")
-    rules_config: Path = Field(
-        default=Path(__file__).with_name("rules.toml"), description="Rule set file (TOML)."
-    )
+    rules_config: Path = Field(default=Path(__file__).with_name("rules.toml"), description="Rule set file (TOML).")
     db_schema: str = Field(default="sitecheck", description="PostgreSQL schema for records and layer tables.")
     intake: IntakeLimits = Field(default_factory=IntakeLimits)
     access: AccessSettings = Field(default_factory=AccessSettings)

@@ -92,7 +92,9 @@ def list_keys(store: StoreDep) -> Any:
 @router.delete("/keys/{key_id}", response_model=KeyPublic, operation_id="revokeKey")
 def revoke(key_id: str, request: Request, store: StoreDep, caller: CallerDep) -> Any:
     """Revoke a key; it stops working at once."""
-    return revoke_key(store, key_id, by=caller.actor, address=_address(request)).public()
+    revoked = revoke_key(store, key_id, by=caller.actor, address=_address(request))
+    request.app.state.guard.keys.forget(key_id)
+    return revoked.public()
 
 
 @router.get("/audit", response_model=list[AuditEventPublic], operation_id="listAuditEvents")

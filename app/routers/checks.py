@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/checks", tags=["checks"])
 CHINA_TIME = timezone(timedelta(hours=8))
 
 
-def get_rules(request: Request) -> RuleSet:
+async def get_rules(request: Request) -> RuleSet:
     """Return the rule set loaded in the lifespan."""
     rules: RuleSet = request.app.state.rules
     return rules

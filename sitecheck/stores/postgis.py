@@ -15,28 +15,21 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
-    BigInteger,
     Connection,
-    LargeBinary,
     Select,
-    Text,
     bindparam,
-    cast,
     create_engine,
     event,
     func,
     insert,
-    literal,
-    null,
     select,
     text,
-    union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -61,24 +54,20 @@ from sitecheck.stores.base import (
     FeatureBatch,
     LayerVersion,
     OverlapPiece,
-    SourceField,
     VersionDraft,
     WriteObserver,
 )
-from sitecheck.stores.pg_load import quote as _quote
 from sitecheck.stores.pg_load import write_version_tables
+from sitecheck.stores.pg_overlay import GENERATION_ROW, OverlayLayer, overlay_sql
+from sitecheck.stores.pg_overlay import quote as _quote
 from sitecheck.stores.pg_tables import (
     APPEND_ONLY_TABLES,
-    feature_table,
     record_tables,
-    subdivided_table,
 )
 
 # Service sessions never use JIT or parallel plans: both cost more than they save on interactive overlay
 # queries (JIT compiles for hundreds of ms; each parallel worker pays PROJ set-up) -- DESIGN §10.
 SESSION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
-# The overlay statement's extra row carrying the version generation (no layer key can contain a space).
-_GENERATION_ROW = "generation row"
 _CHECK_COLUMNS = (
     "organisation",
     "id",
@@ -130,6 +119,10 @@ class PostgisStore:
             },
         )
         discard_closed_connections(self.db)
+        # Built once: a check's record is written with the same statement every time.
+        self._insert_check = insert(self.tables.check_record).values(
+            geometry=func.ST_GeomFromWKB(bindparam("wkb"), self.srid)
+        )
         # Reads run without BEGIN/COMMIT round trips; writes use _begin().
         self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
         self._versions_lock = threading.Lock()
@@ -296,12 +289,10 @@ class PostgisStore:
 
     def save_check(self, record: CheckRecord) -> None:
         """Store a check record."""
-        table = self.tables.check_record
-        geometry = func.ST_GeomFromWKB(bindparam("g", record.geometry_wkb), self.srid) if record.geometry_wkb else None
-        values = {c: getattr(record, c) for c in _CHECK_COLUMNS}
+        values = {c: getattr(record, c) for c in _CHECK_COLUMNS} | {"wkb": record.geometry_wkb}
         # One INSERT commits on its own (autocommit): no BEGIN/COMMIT round trips, still durable at return.
         with self._autocommit() as conn:
-            conn.execute(insert(table).values(**values, geometry=geometry))
+            conn.execute(self._insert_check, values)
 
     def get_check(self, check_id: str) -> CheckRecord:
         """Return a stored check or raise CheckNotFound."""
@@ -404,99 +395,51 @@ class PostgisStore:
     def _overlay(
         self, site: BaseGeometry, versions: dict[str, LayerVersion], *, with_generation: bool
     ) -> tuple[dict[str, list[OverlapPiece]], tuple[int, int] | None]:
-        """Run the overlay statement; return the pieces per layer and, if asked, the version generation."""
-        key = tuple(sorted((k, v.version) for k, v in versions.items()))
-        statement = self._overlap_statement(key, with_generation)
+        """Run the overlay statement; return the pieces per layer and, if asked, the version generation.
+
+        The statement goes straight to the driver (prepared, binary results: WKB arrives as raw bytes).
+        """
+        query = self._overlay_query(tuple(sorted((k, v.version) for k, v in versions.items())), with_generation)
         found: dict[str, list[OverlapPiece]] = {k: [] for k in versions}
         generation = None
-        if statement is None:
-            return found, None
         with self._autocommit() as conn:
-            rows = conn.execute(statement, {"site": shapely.to_wkb(site)}).all()
-        for row in rows:
-            if row.layer == _GENERATION_ROW:
-                generation = (int(row.fid), int(row.feature_id))
+            driver = conn.connection.driver_connection
+            assert driver is not None, "a live connection has a driver connection"
+            with driver.cursor(binary=True) as cursor:
+                rows = cursor.execute(query, {"site": shapely.to_wkb(site)}, prepare=True).fetchall()
+        for layer, fid, feature_id, name, kind, attributes, wkb in rows:
+            if layer == GENERATION_ROW:
+                generation = (int(fid), int(feature_id))
                 continue
-            found[row.layer].append(
-                OverlapPiece(
-                    fid=row.fid,
-                    feature_id=row.feature_id,
-                    name=row.name,
-                    kind=row.kind,
-                    attributes=row.attributes or {},
-                    geometry=shapely.from_wkb(row.wkb),
-                )
-            )
+            found[layer].append(OverlapPiece(fid, feature_id, name, kind, attributes or {}, shapely.from_wkb(wkb)))
         for pieces in found.values():
             pieces.sort(key=lambda piece: piece.fid)
         return found, generation
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one store per process; keys are few
-    def _overlap_statement(self, versions: tuple[tuple[str, int], ...], with_generation: bool) -> Select[Any] | None:
-        """Build the UNION ALL overlay statement for a set of layer versions (cached per set); with the
-        generation, one more row carries the two generation numbers in its fid and feature_id columns."""
-        site = select(func.ST_GeomFromWKB(bindparam("site"), self.srid).label("g")).cte("site")
-        parts = []
-        with self._begin() as conn:
-            lv = self.tables.layer_version
+    def _overlay_query(self, versions: tuple[tuple[str, int], ...], with_generation: bool) -> bytes:
+        """The overlay statement's text for a set of layer versions (built once per set)."""
+        lv = self.tables.layer_version
+        layers = []
+        with self._autocommit() as conn:
             for key, number in versions:
                 row = conn.execute(
-                    select(lv.c.table_name, lv.c.subdivided_table, lv.c.fields, lv.c.geometry_kind).where(
+                    select(lv.c.table_name, lv.c.subdivided_table, lv.c.fields).where(
                         (lv.c.layer_key == key) & (lv.c.version == number)
                     )
                 ).one()
-                fields = tuple(SourceField(f["name"], f["kind"]) for f in row.fields)
-                table = feature_table(self.layer_schema, row.table_name, fields, row.geometry_kind, self.srid)
-                reported = [name for name in self.catalog.get(key).report if name in table.c]
-                attributes = func.jsonb_build_object(
-                    *[arg for name in reported for arg in (literal(name), table.c[name])]
-                )
-                columns: list[Any] = [
-                    literal(key).label("layer"),
-                    cast(table.c[FID], BigInteger).label("fid"),
-                    table.c[FEATURE_ID].label("feature_id"),
-                    table.c[FEATURE_NAME].label("name"),
-                    table.c[FEATURE_KIND].label("kind"),
-                    attributes.label("attributes"),
-                ]
-                if row.subdivided_table:
-                    sub = subdivided_table(self.layer_schema, row.subdivided_table, self.srid)
-                    pieces = (
-                        select(
-                            sub.c[FID].label("fid"),
-                            func.ST_Union(func.ST_Intersection(sub.c.geom, site.c.g)).label("g"),
-                        )
-                        .select_from(sub.join(site, func.ST_Intersects(sub.c.geom, site.c.g)))
-                        .group_by(sub.c[FID])
-                        .subquery()
-                    )
-                    parts.append(
-                        select(*columns, func.ST_AsBinary(pieces.c.g).label("wkb")).select_from(
-                            table.join(pieces, table.c[FID] == pieces.c.fid)
-                        )
-                    )
-                else:
-                    parts.append(
-                        select(
-                            *columns, func.ST_AsBinary(func.ST_Intersection(table.c.geom, site.c.g)).label("wkb")
-                        ).select_from(table.join(site, func.ST_Intersects(table.c.geom, site.c.g)))
-                    )
+                present = {FID, FEATURE_ID, FEATURE_NAME, FEATURE_KIND} | {f["name"] for f in row.fields}
+                reported = tuple(name for name in self.catalog.get(key).report if name in present)
+                layers.append(OverlayLayer(key, row.table_name, row.subdivided_table, reported))
+        generation = None
         if with_generation:
-            generation = self._generation_query().subquery()
-            parts.append(
-                select(
-                    literal(_GENERATION_ROW).label("layer"),
-                    cast(generation.c.publications, BigInteger).label("fid"),
-                    cast(generation.c.versions, Text).label("feature_id"),
-                    cast(null(), Text).label("name"),
-                    cast(null(), Text).label("kind"),
-                    cast(null(), JSONB).label("attributes"),
-                    cast(null(), LargeBinary).label("wkb"),
-                )
+            lp = f"{_quote(self.schema)}.{_quote(self.tables.layer_publication.name)}"
+            lvq = f"{_quote(self.schema)}.{_quote(lv.name)}"
+            generation = (
+                f"SELECT (SELECT coalesce(max(id), 0) FROM {lp})::bigint AS publications, "
+                f"(SELECT count(*) FROM {lvq})::bigint AS versions"
             )
-        if not parts:
-            return None
-        return union_all(*parts) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
+        return overlay_sql(self.layer_schema, self.srid, layers, generation).encode()
 
     # --- loading -------------------------------------------------------------------------------------
 
@@ -568,8 +511,9 @@ def _unavailable_on_fault() -> Iterator[None]:
     """Turn the driver's connection faults into the domain's StoreUnavailable."""
     try:
         yield
-    except (OperationalError, PoolTimeout) as exc:
-        # Connection lost, server restarting, statement timeout, or no pooled connection free in time.
+    except (OperationalError, PoolTimeout, psycopg.OperationalError) as exc:
+        # Connection lost, server restarting, statement timeout, or no pooled connection free in time (the
+        # driver's own class covers statements sent to the driver directly, like the overlay).
         raise StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试") from exc
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import timedelta
 
 import psycopg
 import pytest
 
 from sitecheck import errors
-from sitecheck.access import authenticate, issue_key, revoke_key, verify
+from sitecheck.access import KeyCache, authenticate, issue_key, revoke_key, verify
 from sitecheck.stores.base import Store
 from sitecheck.timeutil import utc_now
 
@@ -77,3 +78,26 @@ def test_audit_rows_cannot_be_changed(empty_store: Store) -> None:
                 conn.execute(statement)
         conn.close()
     assert len(empty_store.list_events()) == 1
+
+
+def test_key_cache_trusts_a_key_only_for_its_window(empty_store: Store) -> None:
+    """Through the cache a key is read once; a revocation made elsewhere is honoured once the window passes,
+    one made here (forget) at once; unknown keys are never cached."""
+    token, record = issue_key(empty_store, name="审批系统", role="planner", organisation="示例市规划局", by="admin")
+    cache = KeyCache(seconds=0.3)
+    assert authenticate(empty_store, token, cache).role == "planner"
+    assert cache.holds(token) and not cache.holds("sck_nokey_secret") and not cache.holds("junk")
+    revoke_key(empty_store, record.key_id, by="admin")  # as another worker would
+    assert authenticate(empty_store, token, cache).role == "planner"  # still inside the window
+    time.sleep(0.35)
+    with pytest.raises(errors.AuthRequired, match="revoked"):
+        authenticate(empty_store, token, cache)
+    other, other_record = issue_key(empty_store, name="规划科", role="planner", organisation="示例市规划局", by="admin")
+    authenticate(empty_store, other, cache)
+    revoke_key(empty_store, other_record.key_id, by="admin")
+    cache.forget(other_record.key_id)
+    with pytest.raises(errors.AuthRequired, match="revoked"):
+        authenticate(empty_store, other, cache)
+    with pytest.raises(errors.AuthRequired, match="not valid"):
+        authenticate(empty_store, "sck_nokey_secret", cache)
+    assert not cache.holds("sck_nokey_secret")

@@ -6,15 +6,20 @@ every expected area below is a product of side lengths, computed by hand.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from shapely.geometry import Polygon, box
 
+from layers.load import load_configured_layers, load_layer
 from sitecheck.check import CheckOptions, check_site, rerun_check
 from sitecheck.intake import read_site_geometry
 from sitecheck.rules import ProjectFacts, load_rules
+from sitecheck.settings import SAMPLE_CITY_DIR
+from sitecheck.stores import open_store
 from sitecheck.stores.base import Store
+from tests.conftest import make_settings
 
 X, Y = 40_000_000, 3_000_000  # offsets so that the boxes below read as the README's short coordinates
 RULES = load_rules()
@@ -202,3 +207,26 @@ def test_as_of_before_any_load_is_refused(sample_store: Store) -> None:
             RULES,
             options=CheckOptions(as_of=datetime(2001, 1, 1, tzinfo=UTC)),
         )
+
+
+def test_a_version_published_elsewhere_is_used_by_the_next_check(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A store that has cached the versions (one worker) sees a version another store (another worker, the
+    command line) published since: the next check names and uses it, never the version it had cached."""
+    settings = make_settings(engine, tmp_path, request)
+    reader, writer = open_store(settings), open_store(settings)
+    try:
+        load_configured_layers(writer, loaded_by="tests", analysis_crs=writer.crs)
+        before = _check(reader, _rect(512_000, 526_400, 512_200, 526_600))
+        assert before["layer_versions"]["eco_redline"]["version"] == 1
+        load_layer(
+            writer, "eco_redline", SAMPLE_CITY_DIR / "eco_redline.gpkg", loaded_by="tests", analysis_crs=writer.crs
+        )
+        after = _check(reader, _rect(512_000, 526_400, 512_200, 526_600))
+        assert after["layer_versions"]["eco_redline"]["version"] == 2
+        assert _layer(after, "eco_redline")["version"] == 2
+        assert [f["status"] for f in after["layers"]] == [f["status"] for f in before["layers"]]
+    finally:
+        reader.close()
+        writer.close()
