@@ -28,6 +28,7 @@ from sitecheck.stores.base import (
     iter_nonempty,
 )
 from sitecheck.stores.pg_copy import HEADER, TRAILER, encode_rows
+from sitecheck.stores.pg_overlay import quote
 from sitecheck.stores.pg_tables import RecordTables, feature_table, feature_table_name, subdivided_table
 
 SUBDIVIDE_MAX_VERTICES = 256
@@ -158,8 +159,3 @@ def _validate_written(conn: Connection, qualified: str, layer_key: str, count: i
             f"layer '{layer_key}': wrote {row.n} features with extent {written}, expected {count} and {bbox}",
             f"图层“{layer_key}”写入校验失败：要素数或范围不一致",
         )
-
-
-def quote(identifier: str) -> str:
-    """Quote an SQL identifier (names here come from validated layer keys, but quote them anyway)."""
-    return '"' + identifier.replace('"', '""') + '"'
