@@ -2,14 +2,18 @@
 
 A tile URL names the layer version, so a tile never changes: its ETag is derived from what determines it
 (engine, layer, version and its sha256, reported fields, z/x/y, renderer revision) and a conditional request
-is answered without rendering. The unversioned alias resolves the current version on every request.
+is answered without rendering. For the same reason rendered tiles are kept, per store, in a small LRU keyed by
+that ETag (``TILE_CACHE_BYTES``). The unversioned alias resolves the current version on every request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sitecheck.errors import VersionNotFound
 from sitecheck.onemap.bbox import to_crs84_bounds
@@ -19,6 +23,7 @@ from sitecheck.onemap.tilegrid import TILEJSON_MAXZOOM, TILEJSON_MINZOOM, tile_s
 from sitecheck.stores.base import LayerVersion, Store
 
 RENDER_REVISION = "1"  # bump when the tile rules (size filter, cap, buffer) change
+TILE_CACHE_BYTES = 32 * 1024 * 1024  # rendered tiles kept per store (a z10 tile of the city is 0.7 MB)
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 _TILEJSON_TYPES = {"text": "String", "datetime": "String", "integer": "Number", "real": "Number", "boolean": "Boolean"}
 
@@ -41,8 +46,18 @@ def get_tile(
     etag = tile_etag(store, version, tile)
     if if_none_match is not None and _matches(if_none_match, etag):
         return TileAnswer(data=None, etag=etag)
-    rendered: RenderedTile = feature_reader(store).render_tile(version, tile)
-    return TileAnswer(data=rendered.data, etag=etag, truncated=rendered.truncated)
+    cache = _tile_cache(store)
+    answer = cache.get(etag)
+    if answer is None:
+        rendered: RenderedTile = feature_reader(store).render_tile(version, tile)
+        answer = TileAnswer(data=rendered.data, etag=etag, truncated=rendered.truncated)
+        cache.put(answer)
+    return answer
+
+
+def clear_tile_cache(store: Store) -> None:
+    """Forget the store's rendered tiles (the next request for each renders it again)."""
+    _tile_cache(store).clear()
 
 
 def prepare_tiles(store: Store, layer_key: str, version_number: int) -> None:
@@ -103,6 +118,57 @@ def tilejson(store: Store, layer_key: str, tiles_url: str) -> dict[str, Any]:
         "role": layer.role,
         "color": layer.color,
     }
+
+
+class _TileCache:
+    """Rendered tiles by ETag, least recently used dropped first once over ``TILE_CACHE_BYTES``."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._tiles: OrderedDict[str, TileAnswer] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, etag: str) -> TileAnswer | None:
+        """Return a kept tile, or None."""
+        with self._lock:
+            answer = self._tiles.get(etag)
+            if answer is not None:
+                self._tiles.move_to_end(etag)
+            return answer
+
+    def put(self, answer: TileAnswer) -> None:
+        """Keep a rendered tile (one larger than the whole budget is not kept)."""
+        size = len(answer.data or b"")
+        if size > TILE_CACHE_BYTES:
+            return
+        with self._lock:
+            if answer.etag in self._tiles:
+                return
+            self._tiles[answer.etag] = answer
+            self._bytes += size
+            while self._bytes > TILE_CACHE_BYTES:
+                _, dropped = self._tiles.popitem(last=False)
+                self._bytes -= len(dropped.data or b"")
+
+    def clear(self) -> None:
+        """Drop every kept tile."""
+        with self._lock:
+            self._tiles.clear()
+            self._bytes = 0
+
+
+_CACHES: WeakKeyDictionary[Store, _TileCache] = WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _tile_cache(store: Store) -> _TileCache:
+    """Return the store's tile cache (made on first use; it goes with the store)."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(store)
+        if cache is None:
+            cache = _CACHES[store] = _TileCache()
+        return cache
 
 
 def _matches(header: str, etag: str) -> bool:

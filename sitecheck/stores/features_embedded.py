@@ -1,7 +1,8 @@
 """Feature reads and vector tiles of the embedded engine, over its in-memory layer versions (Shapely STRtrees).
 
-Versions are immutable, so a version's Web-Mercator copy (geometries, sizes, STRtree) is built once on its first
-tile and kept beside the store's own cache.
+Versions are immutable, so a version is prepared for tiles once, on its first tile, and kept beside the store's
+own cache: its Web-Mercator tile source (geometries, their vertices and clearances, the reported fields coded;
+``sitecheck.onemap.mvt_embedded``), feature sizes and an STRtree.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shapely
 
 from sitecheck.errors import VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
-from sitecheck.onemap.mvt_embedded import encode_layer
+from sitecheck.onemap.mvt_embedded import TileSource, encode_layer, tile_source
 from sitecheck.onemap.tilegrid import WEB_MERCATOR, buffered_bounds
 from sitecheck.projection import transform_geometries
 from sitecheck.stores.base import LayerVersion
@@ -27,10 +28,11 @@ _CACHED_MERCATOR = 8
 
 @dataclass(frozen=True)
 class MercatorIndex:
-    """A layer version in Web Mercator: geometries, their extent in metres (points: infinite) and an STRtree."""
+    """A layer version ready for tiles: its Web-Mercator tile source, each feature's extent in metres (points:
+    infinite) and an STRtree."""
 
     data: LayerData
-    geometries: np.ndarray
+    source: TileSource
     sizes_m: np.ndarray
     tree: shapely.STRtree
 
@@ -86,20 +88,18 @@ class EmbeddedFeatures:
         return self._features(version, data, found[:1], FeatureQuery())[0]
 
     def render_tile(self, version: LayerVersion, tile: TileSpec) -> RenderedTile:
-        """Encode one tile with the mapbox-vector-tile encoder: largest features first, tiny ones dropped."""
-        mercator = self._mercator_index(version)
+        """Encode one tile (vectorised GEOS and numpy): largest features first, tiny ones dropped."""
+        mercator = self.mercator_index(version)
         data = mercator.data
         hits = mercator.tree.query(shapely.box(*buffered_bounds(tile)))
         hits = hits[mercator.sizes_m[hits] >= tile.min_size_m]
         hits = hits[np.lexsort((data.fids[hits], -mercator.sizes_m[hits]))][: tile.max_features]
-        reported = [name for name in self.store.catalog.get(version.layer_key).report if name in data.columns]
-        properties = [data.attributes(int(i), reported) for i in hits]
-        encoded = encode_layer(version.layer_key, mercator.geometries[hits], data.fids[hits].tolist(), properties, tile)
+        encoded = encode_layer(version.layer_key, mercator.source, hits, data.fids[hits], tile)
         return RenderedTile(data=encoded, features=len(hits), truncated=len(hits) >= tile.max_features)
 
     def prepare_tiles(self, version: LayerVersion) -> None:
         """Build the version's Web-Mercator copy in this process now (otherwise its first tile does)."""
-        self._mercator_index(version)
+        self.mercator_index(version)
 
     def _features(
         self, version: LayerVersion, data: LayerData, rows: np.ndarray, query: FeatureQuery
@@ -123,7 +123,7 @@ class EmbeddedFeatures:
             for i, geometry in zip(rows, geometries, strict=True)
         ]
 
-    def _mercator_index(self, version: LayerVersion) -> MercatorIndex:
+    def mercator_index(self, version: LayerVersion) -> MercatorIndex:
         """Return the version's Web-Mercator copy (holding its in-memory data), building it on first use."""
         key = (version.layer_key, version.version)
         with self._lock:
@@ -133,10 +133,12 @@ class EmbeddedFeatures:
                 return cached
             data = self.store.layer_data(version.layer_key, version.version)
             geometries = np.asarray(transform_geometries(data.geometries, self.store.crs, WEB_MERCATOR), dtype=object)
-            bounds = shapely.bounds(geometries)
+            reported = [name for name in self.store.catalog.get(version.layer_key).report if name in data.columns]
+            source = tile_source(geometries, reported, data.columns)
+            bounds = source.bounds
             sizes = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
             sizes[shapely.get_dimensions(geometries) == 0] = np.inf
-            index = MercatorIndex(data=data, geometries=geometries, sizes_m=sizes, tree=shapely.STRtree(geometries))
+            index = MercatorIndex(data=data, source=source, sizes_m=sizes, tree=shapely.STRtree(geometries))
             self._mercator[key] = index
             while len(self._mercator) > _CACHED_MERCATOR:
                 self._mercator.popitem(last=False)

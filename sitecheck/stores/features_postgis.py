@@ -4,6 +4,10 @@ Tiles come from ST_AsMVT over a per-version Web-Mercator copy (``<key>_v<N>_mvt_
 reported fields, the geometry in EPSG:3857 and its extent in metres, GiST-indexed). Versions never change, so
 the copy is built once, on the first tile of a version, under an advisory lock (DESIGN §10: a stored
 Web-Mercator geometry is the faster tile path).
+
+The per-request paths (a tile, the current version of a layer) are one statement each: built with SQLAlchemy
+Core once per version, compiled once, and run as a server-side prepared statement on the pooled connection's
+psycopg driver connection, which saves SQLAlchemy's execution machinery (about as long as a small tile's query).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import shapely
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -31,11 +36,13 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    literal,
     select,
     text,
     true,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sitecheck.errors import StoreUnavailable, VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
@@ -70,15 +77,18 @@ class PostgisFeatures:
         self._reads = store.read_db
         self._versions: dict[tuple[str, int], _VersionTables] = {}
         self._tile_tables_ready: set[str] = set()
-        self._tile_statements: dict[tuple[str, int], Select[Any]] = {}
+        self._tile_statements: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
         current = store.tables.layer_current
-        self._current_statement = select(current.c.version).where(current.c.layer_key == bindparam("key", type_=Text))
+        self._current_statement = self._prepare(
+            select(current.c.version).where(current.c.layer_key == bindparam("key", "", type_=Text)), "key"
+        )
 
     def current_version_number(self, layer_key: str) -> int | None:
-        """Return the current version number (one indexed row of layer_current)."""
-        with self._read() as conn:
-            return conn.execute(self._current_statement, {"key": layer_key}).scalar()
+        """Return the current version number: one indexed row of layer_current, read on every call so that a
+        publication by any process is seen at once."""
+        row = self._run(self._current_statement, {"key": layer_key})
+        return None if row is None else int(row[0])
 
     def version(self, layer_key: str, number: int) -> LayerVersion:
         """Return one version of a layer or raise VersionNotFound."""
@@ -152,8 +162,8 @@ class PostgisFeatures:
         self._ensure_tile_table(tables)
         statement = self._tile_statement(tables, tile)
         parameters = {"z": tile.z, "x": tile.x, "y": tile.y, "min_size": tile.min_size_m, "cap": tile.max_features}
-        with self._read() as conn:
-            data, rows = conn.execute(statement, parameters).one()
+        row = self._run(statement, parameters)
+        data, rows = row if row is not None else (None, 0)
         return RenderedTile(data=bytes(data or b""), features=rows, truncated=rows >= tile.max_features)
 
     def prepare_tiles(self, version: LayerVersion) -> None:
@@ -169,9 +179,39 @@ class PostgisFeatures:
             with self._reads.connect() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreUnavailable(
-                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
-            ) from exc
+            raise _unavailable() from exc
+
+    def _run(self, statement: str, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run a prepared single-row statement in autocommit on a pooled connection's psycopg connection; return
+        its row. Driver faults become StoreUnavailable; a lost connection is discarded."""
+        try:
+            pooled = self._reads.raw_connection()
+        except (OperationalError, PoolTimeout) as exc:
+            raise _unavailable() from exc
+        try:
+            driver = pooled.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            # Autocommit saves BEGIN/COMMIT round trips; the pooled connection goes back as it came (transactional).
+            driver.autocommit = True
+            try:
+                return driver.execute(statement, parameters, prepare=True).fetchone()
+            except psycopg.OperationalError as exc:
+                if driver.broken:
+                    pooled.invalidate()
+                raise _unavailable() from exc
+            finally:
+                if not driver.closed:  # a broken one is closed, and discarded
+                    driver.autocommit = False
+        finally:
+            pooled.close()
+
+    def _prepare(self, statement: Select[Any], *parameters: str) -> str:
+        """Compile a statement once for the psycopg driver: only ``parameters`` stay bound (their values here are
+        placeholders); constants are written in, as ``_const`` marks them, so that each call sends no more."""
+        compiled = statement.compile(dialect=self._reads.dialect, compile_kwargs={"render_postcompile": True})
+        if set(compiled.params) != set(parameters):
+            raise ValueError(f"bound {sorted(compiled.params)}, expected {sorted(parameters)}")
+        return str(compiled)
 
     def _tables(self, layer_key: str, number: int) -> _VersionTables:
         """Return (and cache) a version's record and tables, or raise VersionNotFound."""
@@ -244,46 +284,46 @@ class PostgisFeatures:
                 f"the vector-tile copy could not be written: {exc.orig}", "矢量瓦片数据副本无法写入，请稍后重试"
             ) from exc
 
-    def _tile_statement(self, tables: _VersionTables, tile: TileSpec) -> Select[Any]:
+    def _tile_statement(self, tables: _VersionTables, tile: TileSpec) -> str:
         """Build (once per version) the ST_AsMVT statement; z, x, y, min_size and cap are bound parameters."""
         key = (tables.version.layer_key, tables.version.version)
         cached = self._tile_statements.get(key)
         if cached is not None:
             return cached
         t = tables.tiles
-        z, x, y = (cast(bindparam(name, type_=Integer), Integer) for name in ("z", "x", "y"))
-        world = func.ST_MakeEnvelope(-HALF_WORLD_M, -HALF_WORLD_M, HALF_WORLD_M, HALF_WORLD_M, MERCATOR_SRID)
-        margin = cast(tile.buffer / tile.extent, Float)
+        z, x, y = (cast(bindparam(name, 0, type_=Integer), Integer) for name in ("z", "x", "y"))
+        world = func.ST_MakeEnvelope(
+            *(_const(v, Float) for v in (-HALF_WORLD_M, -HALF_WORLD_M, HALF_WORLD_M, HALF_WORLD_M)),
+            _const(MERCATOR_SRID, Integer),
+        )
+        extent = _const(tile.extent, Integer)
         rows = (
             select(
                 t.c[FID],
                 *(t.c[name] for name in tables.reported),
                 func.ST_AsMVTGeom(
-                    t.c.geom,
-                    func.ST_TileEnvelope(z, x, y),
-                    cast(tile.extent, Integer),
-                    cast(tile.buffer, Integer),
-                    true(),
+                    t.c.geom, func.ST_TileEnvelope(z, x, y), extent, _const(tile.buffer, Integer), true()
                 ).label("geom"),
             )
-            .where(t.c.geom.op("&&")(func.ST_TileEnvelope(z, x, y, world, margin)))
-            .where(t.c[SIZE_COLUMN] >= cast(bindparam("min_size", type_=Float), Float))
+            .where(t.c.geom.op("&&")(func.ST_TileEnvelope(z, x, y, world, _const(tile.buffer / tile.extent, Float))))
+            .where(t.c[SIZE_COLUMN] >= cast(bindparam("min_size", 0.0, type_=Float), Float))
             .order_by(t.c[SIZE_COLUMN].desc(), t.c[FID])
-            .limit(bindparam("cap", type_=Integer))
+            .limit(bindparam("cap", 0, type_=Integer))
             .subquery("tile")
         )
         statement = select(
             func.ST_AsMVT(
                 rows.table_valued(),
-                cast(tables.version.layer_key, Text),
-                cast(tile.extent, Integer),
-                cast("geom", Text),
-                cast(FID, Text),
+                _const(tables.version.layer_key, Text),
+                extent,
+                _const("geom", Text),
+                _const(FID, Text),
             ),
             func.count(),
         ).select_from(rows)
-        self._tile_statements[key] = statement
-        return statement
+        prepared = self._prepare(statement, "z", "x", "y", "min_size", "cap")
+        self._tile_statements[key] = prepared
+        return prepared
 
     def _feature(self, row: Any, reported: tuple[str, ...]) -> LayerFeature:
         """Build a feature from a result row (canonical columns, reported fields, WKB)."""
@@ -296,6 +336,16 @@ class PostgisFeatures:
             attributes={name: mapping[name] for name in reported},
             geometry=shapely.from_wkb(bytes(mapping["wkb"])),
         )
+
+
+def _const(value: Any, type_: Any) -> Any:
+    """A constant of a prepared statement, written into its text (rendered by SQLAlchemy, strings quoted)."""
+    return cast(literal(value, type_, literal_execute=True), type_)
+
+
+def _unavailable() -> StoreUnavailable:
+    """The error of a read that the database could not answer."""
+    return StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试")
 
 
 def _quote(identifier: str) -> str:

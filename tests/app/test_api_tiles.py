@@ -1,18 +1,21 @@
 """Vector tiles over HTTP: MVT body, ETag and immutable caching, 304, the unversioned redirect, TileJSON, refusals
-as problem+json, and new tile URLs once a layer is republished (fresh stores)."""
+as problem+json, new tile URLs once a layer is republished (fresh stores), and killed database backends."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import mapbox_vector_tile
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from layers.load import load_layer
 from sitecheck.onemap.tilegrid import tiles_covering
-from sitecheck.settings import SAMPLE_CITY_DIR
+from sitecheck.settings import SAMPLE_CITY_DIR, Settings
 from sitecheck.stores import open_store
 from tests.conftest import LOOPBACK_CLIENT, make_settings
 
@@ -127,3 +130,47 @@ def test_republished_layer_gets_new_tile_urls(engine: str, tmp_path: Path, reque
             assert alias.headers["location"].endswith(f"/eco_redline/1/{RED_LINE_TILE}.mvt")
     finally:
         loader.close()
+
+
+def test_tile_reads_answer_503_when_backends_die_then_recover(
+    sample_settings: dict[str, Settings], postgis_url: str
+) -> None:
+    """PostGIS backends killed while aliases and tiles are read (prepared statements on the driver connection):
+    those requests answer 503, never 500, and the next ones succeed."""
+    from app.main import create_app
+
+    statuses: list[int] = []
+    stop = threading.Event()
+    with TestClient(create_app(sample_settings["postgis"]), client=LOOPBACK_CLIENT) as client:
+        z, x, y = (int(part) for part in RED_LINE_TILE.split("/"))
+        assert client.get(f"/v1/tiles/farmland/1/{z}/{x}/{y}.mvt").status_code == 200  # builds the tile copy
+
+        def read_tiles() -> None:
+            """Aliases (a database read each) and tiles not yet rendered, until stopped."""
+            step = 0
+            while not stop.is_set():
+                step += 1
+                statuses.append(
+                    client.get(f"/v1/tiles/eco_redline/{RED_LINE_TILE}.mvt", follow_redirects=False).status_code
+                )
+                statuses.append(client.get(f"/v1/tiles/farmland/1/{z}/{x + step}/{y}.mvt").status_code)
+
+        worker = threading.Thread(target=read_tiles)
+        worker.start()
+        killed = 0
+        with psycopg.connect(postgis_url, autocommit=True) as admin:
+            for _ in range(15):
+                killed += len(
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sitecheck' "
+                        "AND datname = current_database() AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                )
+                time.sleep(0.05)
+        stop.set()
+        worker.join(timeout=60)
+        assert killed > 0
+        assert statuses and set(statuses) <= {200, 307, 503}, statuses
+        alias = client.get(f"/v1/tiles/eco_redline/{RED_LINE_TILE}.mvt", follow_redirects=False)
+        tile = client.get(f"/v1/tiles/farmland/1/{z}/{x - 1}/{y}.mvt")
+    assert alias.status_code == 307 and tile.status_code == 200

@@ -17,6 +17,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon, shape
 
 from sitecheck.errors import LayerNotFound, ParameterInvalid, VersionNotFound
+from sitecheck.onemap.model import RenderedTile, TileSpec
 from sitecheck.onemap.reader import feature_reader
 from sitecheck.onemap.tilegrid import (
     HALF_WORLD_M,
@@ -26,9 +27,9 @@ from sitecheck.onemap.tilegrid import (
     tile_spec,
     tiles_covering,
 )
-from sitecheck.onemap.tiles import get_tile, prepare_tiles, tile_etag
+from sitecheck.onemap.tiles import clear_tile_cache, get_tile, prepare_tiles, tile_etag
 from sitecheck.settings import SAMPLE_CITY_DIR
-from sitecheck.stores.base import Store
+from sitecheck.stores.base import LayerVersion, Store
 
 V = (40_510_000.0, 3_524_000.0, 40_514_000.0, 3_528_000.0)
 HX_01 = (40_512_000.0, 3_526_500.0, 40_514_000.0, 3_528_000.0)
@@ -166,6 +167,32 @@ def test_etag_names_engine_version_and_tile(sample_stores: dict[str, Store]) -> 
     assert answer.data is not None
     again = get_tile(store, "farmland", 1, 14, 13658, 6661, if_none_match=f'W/{answer.etag}, "other"')
     assert again.data is None and again.etag == answer.etag
+
+
+def test_rendered_tiles_are_kept_until_cleared(sample_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A versioned tile is rendered once, then answered from the store's cache with the same bytes and ETag; once
+    the cache is cleared it is rendered again, identically. Another tile is rendered on its own."""
+    reader = feature_reader(sample_store)
+    render = reader.render_tile
+    rendered: list[tuple[int, int, int]] = []
+
+    def counting_render(version: LayerVersion, tile: TileSpec) -> RenderedTile:
+        """Render, and count it."""
+        rendered.append((tile.z, tile.x, tile.y))
+        return render(version, tile)
+
+    monkeypatch.setattr(reader, "render_tile", counting_render)
+    clear_tile_cache(sample_store)
+    x, y = _tile_at(40_513_400.0, 3_524_800.0, 16)
+    first = get_tile(sample_store, "farmland", 1, 16, x, y)
+    again = get_tile(sample_store, "farmland", 1, 16, x, y)
+    assert rendered == [(16, x, y)]
+    assert again.data == first.data and again.etag == first.etag and first.data
+    get_tile(sample_store, "farmland", 1, 16, x + 1, y)
+    assert rendered == [(16, x, y), (16, x + 1, y)]
+    clear_tile_cache(sample_store)
+    assert get_tile(sample_store, "farmland", 1, 16, x, y).data == first.data
+    assert rendered == [(16, x, y), (16, x + 1, y), (16, x, y)]
 
 
 def test_unknown_layer_version_and_raster_are_refused(sample_store: Store) -> None:
