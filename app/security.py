@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from limits import parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from app.permissions import ROUTE_TABLE
@@ -37,7 +37,7 @@ class Guard:
     """Per-process access state: rate limiters and the heavy-work semaphore."""
 
     settings: Settings
-    limiter: MovingWindowRateLimiter
+    limiter: SlidingWindowCounterRateLimiter
     keys: KeyCache
     # An asyncio semaphore: requests waiting for a slot must not hold worker threads, or the slot holders
     # could find no thread to run on (thread-pool starvation).
@@ -48,7 +48,7 @@ class Guard:
         """Build the guard from the settings."""
         return cls(
             settings=settings,
-            limiter=MovingWindowRateLimiter(MemoryStorage()),
+            limiter=SlidingWindowCounterRateLimiter(MemoryStorage()),
             keys=KeyCache(settings.access.key_cache_seconds),
             heavy=asyncio.Semaphore(settings.access.max_heavy_concurrency),
         )
