@@ -3,8 +3,10 @@
 Loads the city into a fresh PostGIS database and a fresh embedded data directory (parcel compliance is computed
 as the layers load), then prints: p50/p99 of 200 varied searches per engine at the domain level
 (``search_parcels``), beside a raw SQL baseline (an attribute filter with ordering on the parcels table,
-prepared) and a GeoPandas baseline (the same filter on a GeoDataFrame in memory); whether the engines gave
-identical answers; and the time to recompute parcel compliance after a new red-line version, per engine.
+prepared) and a GeoPandas baseline (the same filter on a GeoDataFrame in memory), the four run in turn query by
+query so that they share whatever load the machine carries; whether the engines gave identical answers; the time
+to recompute parcel compliance after a new red-line version, per engine, and of the first search after it (which
+reads the new search index into memory).
 
     python bench/search.py [--searches 200] [--seed 7]
 """
@@ -12,12 +14,13 @@ identical answers; and the time to recompute parcel compliance after a new red-l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,11 @@ from sitecheck.stores.base import Store
 
 RULES = load_rules()
 MU_M2 = 2000 / 3
+RAW_SQL = (
+    'SELECT "地块编号", "用地面积", "状态" FROM sitecheck_layers.parcels_v1 '
+    'WHERE "用地面积" BETWEEN %s AND %s AND "用地性质" LIKE %s AND "状态" = ANY(%s) '
+    'ORDER BY "用地面积" DESC, "地块编号" LIMIT 20'
+)
 USES: tuple[list[str], ...] = (["M1"], ["M2"], ["100101", "W"], ["0601"], ["W"], [], ["1001"])
 
 
@@ -102,34 +110,29 @@ def _queries(city: Path, n: int, seed: int) -> list[ParcelQuery]:
     return out
 
 
-def _time(calls: Sequence[Callable[[], Any]], warmup: int = 20) -> tuple[tuple[float, float], list[Any]]:
-    """Run each call once after a warm-up; return p50/p99 in ms and the answers."""
-    for call in calls[:warmup]:
-        call()
-    seconds, answers = [], []
-    for call in calls:
-        started = time.perf_counter()
-        answers.append(call())
-        seconds.append(time.perf_counter() - started)
-    return percentiles_ms(seconds), answers
+def _time(
+    series: dict[str, list[Callable[[], Any]]], warmup: int = 20
+) -> dict[str, tuple[tuple[float, float], list[Any]]]:
+    """Run the k-th call of every series in turn, so that all see the same load on a shared machine.
+
+    After a warm-up of each series, return each series' p50/p99 in ms and its answers.
+    """
+    for calls in series.values():
+        for call in calls[:warmup]:
+            call()
+    seconds: dict[str, list[float]] = {name: [] for name in series}
+    answers: dict[str, list[Any]] = {name: [] for name in series}
+    for k in range(min(len(calls) for calls in series.values())):
+        for name, calls in series.items():
+            started = time.perf_counter()
+            answers[name].append(calls[k]())
+            seconds[name].append(time.perf_counter() - started)
+    return {name: (percentiles_ms(seconds[name]), answers[name]) for name in series}
 
 
-def _raw_sql(url: str, queries: list[ParcelQuery]) -> tuple[float, float]:
-    """The floor: an attribute filter with ordering over the parcels table (prepared statement, psycopg)."""
-    statement = (
-        'SELECT "地块编号", "用地面积", "状态" FROM sitecheck_layers.parcels_v1 '
-        'WHERE "用地面积" BETWEEN %s AND %s AND "用地性质" LIKE %s AND "状态" = ANY(%s) '
-        'ORDER BY "用地面积" DESC, "地块编号" LIMIT 20'
-    )
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET jit = off")
-        calls = [partial(_fetch, conn, statement, _bounds(q)) for q in queries]
-        return _time(calls)[0]
-
-
-def _fetch(conn: psycopg.Connection[Any], statement: str, params: tuple[Any, ...]) -> list[Any]:
-    """Run a prepared statement and fetch its rows."""
-    return conn.execute(statement, params, prepare=True).fetchall()
+def _fetch(conn: psycopg.Connection[Any], query: ParcelQuery) -> list[Any]:
+    """The raw SQL floor: an attribute filter with ordering over the parcels table (prepared statement, psycopg)."""
+    return conn.execute(RAW_SQL, _bounds(query), prepare=True).fetchall()
 
 
 def _bounds(query: ParcelQuery) -> tuple[float, float, str, list[str]]:
@@ -140,22 +143,19 @@ def _bounds(query: ParcelQuery) -> tuple[float, float, str, list[str]]:
     return low, high, like, list(query.status or ["可招商", "储备", "已出让"])
 
 
-def _geopandas(city: Path, queries: list[ParcelQuery]) -> tuple[float, float]:
-    """The same filter and ordering on a GeoDataFrame in memory."""
-    frame = pyogrio.read_dataframe(city / "parcels.gpkg")
-
-    def run(query: ParcelQuery) -> pd.DataFrame:
-        """Filter and order the frame."""
-        low, high, like, statuses = _bounds(query)
-        mask = frame["用地面积"].between(low, high) & frame["用地性质"].str.startswith(like[:-1])
-        mask &= frame["状态"].isin(statuses)
-        return frame[mask].sort_values(["用地面积", "地块编号"], ascending=[False, True]).head(20)
-
-    return _time([partial(run, q) for q in queries])[0]
+def _filter_frame(frame: pd.DataFrame, query: ParcelQuery) -> pd.DataFrame:
+    """The GeoPandas baseline: the same filter and ordering on a GeoDataFrame in memory."""
+    low, high, like, statuses = _bounds(query)
+    mask = frame["用地面积"].between(low, high) & frame["用地性质"].str.startswith(like[:-1])
+    mask &= frame["状态"].isin(statuses)
+    return frame[mask].sort_values(["用地面积", "地块编号"], ascending=[False, True]).head(20)
 
 
-def _recompute(store: Store, city: Path, workdir: Path) -> tuple[float, int]:
-    """Seconds to recompute parcel compliance for a new red-line version (and parcels it covers)."""
+def _recompute(store: Store, city: Path, workdir: Path) -> tuple[float, int, float]:
+    """Seconds to recompute parcel compliance for a new red-line version, parcels, ms of the first search after.
+
+    The first search after a recompute reads the new figures' search index into memory (both engines).
+    """
     frame = pyogrio.read_dataframe(city / "eco_redline.gpkg")
     parcels = pyogrio.read_dataframe(city / "parcels.gpkg")
     picked = parcels.iloc[:: max(1, len(parcels) // 25)].geometry.values[:25]
@@ -172,7 +172,9 @@ def _recompute(store: Store, city: Path, workdir: Path) -> tuple[float, int]:
     started = time.perf_counter()
     report = refresh_parcels(store, RULES)
     seconds = time.perf_counter() - started
-    return seconds, report["parcels"]
+    started = time.perf_counter()
+    search_parcels(store, RULES, ParcelQuery())
+    return seconds, report["parcels"], (time.perf_counter() - started) * 1000
 
 
 def main() -> None:
@@ -190,47 +192,67 @@ def main() -> None:
 
 
 def _run(city: Path, workdir: Path, searches: int, seed: int) -> None:
-    """Load both engines, time the searches and the recompute, print the tables."""
+    """Load both engines, time the searches (interleaved with the baselines) and the recompute, print the tables."""
     config = city_config(city, workdir)
     queries = _queries(city, searches, seed)
-    rows: list[tuple[Any, ...]] = []
-    answers: dict[str, list[Any]] = {}
+    frame = pyogrio.read_dataframe(city / "parcels.gpkg")
     setup: list[tuple[Any, ...]] = []
-    with fresh_database() as url:
+    with fresh_database() as url, contextlib.ExitStack() as stack:
         settings = {
             "postgis": Settings(database_url=url, db_schema="sitecheck", layer_config=config),
             "embedded": Settings(database_url=None, data_dir=workdir / "var", layer_config=config),
         }
+        stores: dict[str, Store] = {}
+        loading: dict[str, tuple[float, float]] = {}
         for engine, each in settings.items():
-            store = open_store(each)
-            try:
-                started = time.perf_counter()
-                load_configured_layers(store, loaded_by="bench", analysis_crs=store.crs)
-                loaded = time.perf_counter() - started
-                started = time.perf_counter()
-                refresh_parcels(store, RULES, force=True)
-                full = time.perf_counter() - started
-                calls = [partial(search_parcels, store, RULES, q) for q in queries]
-                (p50, p99), answers[engine] = _time(calls)
-                rows.append((f"search_parcels, {engine} engine", p50, p99))
-                recompute, parcels = _recompute(store, city, workdir)
-                setup.append((engine, parcels, loaded, full, recompute))
-            finally:
-                store.close()
-        rows.append(("raw SQL: attribute filter + ORDER BY on parcels_v1 (prepared)", *_raw_sql(url, queries)))
-    rows.append(("GeoPandas: the same filter + sort_values in memory", *_geopandas(city, queries)))
+            store = stores[engine] = open_store(each)
+            stack.callback(store.close)
+            started = time.perf_counter()
+            load_configured_layers(store, loaded_by="bench", analysis_crs=store.crs)
+            loaded = time.perf_counter() - started
+            started = time.perf_counter()
+            refresh_parcels(store, RULES, force=True)
+            loading[engine] = (loaded, time.perf_counter() - started)
+        conn = stack.enter_context(psycopg.connect(url, autocommit=True))
+        conn.execute("SET jit = off")
+        timed = _time(
+            {
+                **{
+                    f"search_parcels, {engine} engine": [partial(search_parcels, store, RULES, q) for q in queries]
+                    for engine, store in stores.items()
+                },
+                "raw SQL: attribute filter + ORDER BY on parcels_v1 (prepared)": [
+                    partial(_fetch, conn, q) for q in queries
+                ],
+                "GeoPandas: the same filter + sort_values in memory": [
+                    partial(_filter_frame, frame, q) for q in queries
+                ],
+            }
+        )
+        for engine, store in stores.items():
+            recompute, parcels, first = _recompute(store, city, workdir)
+            setup.append((engine, parcels, *loading[engine], recompute, first))
+    answers = {engine: timed[f"search_parcels, {engine} engine"][1] for engine in settings}
     same = sum(
         [i["id"] for i in a["items"]] == [i["id"] for i in b["items"]]
         and a["total"] == b["total"]
         and all(abs(x["score"] - y["score"]) <= 1e-9 for x, y in zip(a["items"], b["items"], strict=True))
         for a, b in zip(answers["embedded"], answers["postgis"], strict=True)
     )
+    rows = [(name, *percentiles) for name, (percentiles, _) in timed.items()]
     print_table(f"{len(queries)} varied parcel searches over the city (20 000 parcels), ms", ("", "p50", "p99"), rows)
     print(f"engines identical (ids, order, scores to 1e-9): {same}/{len(queries)} searches")
     print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     print_table(
         "parcel compliance, seconds",
-        ("engine", "parcels", "load all layers (incl. compliance)", "full recompute", "recompute after new red line"),
+        (
+            "engine",
+            "parcels",
+            "load all layers (incl. compliance)",
+            "full recompute",
+            "recompute after new red line",
+            "first search after it (ms)",
+        ),
         setup,
     )
 

@@ -11,6 +11,12 @@ from sitecheck.parcels.ranking import CRITERIA, STATUS_EN, Ranking
 from sitecheck.rules import STATUS_ZH, VERDICT_ZH
 
 _TOP_REASONS = 3
+# The index columns a search result is made of (what ``item_of`` and site suggestions read of a page's rows).
+SHOWN_COLUMNS = (
+    "fid", "parcel_id", "name", "land_use", "category", "status", "area_m2", "area_recorded_m2", "far_min", "far_max",
+    "invest", "tax", "park", "industry", "district_code", "district_name", "transit_m", "transit_id", "transit_name",
+    "transit_kind", "in_zone", "clean", "verdict", "statuses", "problems", "notes",
+)  # fmt: skip
 
 
 def breakdown(ranking: Ranking, values: list[float]) -> list[dict[str, Any]]:

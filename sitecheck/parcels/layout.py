@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sitecheck.config import LayerCatalog, LayerConfig
@@ -99,7 +100,7 @@ class ParcelState:
     parcels_version: int
     parts: dict[str, PartState]
 
-    @property
+    @cached_property
     def token(self) -> str:
         """A short fingerprint of the versions and computation times (cache key of in-memory copies)."""
         text = "|".join(

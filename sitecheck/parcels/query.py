@@ -179,6 +179,7 @@ def _result(
 ) -> dict[str, Any]:
     """The JSON-ready answer: total, page, ranking, echoed query and the versions the figures come from."""
     limit = spec.limit or 0
+    kinds = page.state.kinds()
     items = [
         item_of(
             row,
@@ -188,7 +189,7 @@ def _result(
             layout,
             rank=spec.offset + i + 1,
             kind_columns=spec.kind_columns,
-            kinds=page.state.kinds(),
+            kinds=kinds,
         )
         for i, (row, values, score) in enumerate(zip(page.rows, page.values, page.scores, strict=True))
     ]

@@ -1,8 +1,9 @@
 """Explainable ranking: named criteria, each a score in [0, 1], combined with visible weights.
 
-A criterion is written once as an expression over a few columns and evaluated by two back ends: SQL in the
-PostGIS engine and numpy in the embedded engine and in site suggestions. The expressions use only IEEE-exact
-operations (+ − × ÷, abs, min, max, comparisons), so both back ends give bit-identical scores and the same order.
+A criterion is written once as an expression over a few columns in the operations of ``Ops``, evaluated on numpy
+arrays: the in-memory index both engines search (``memory``) and the options of site suggestions. The expressions
+use only IEEE-exact operations (+ − × ÷, abs, min, max, comparisons) in a fixed order, so equal figures give
+bit-identical scores and the same order on either engine.
 """
 
 from __future__ import annotations
@@ -226,18 +227,6 @@ def make_ranking(defaults: dict[str, float], asked: Mapping[str, float] | None, 
     total = sum(w for _, w in active)
     applied = tuple((key, w / total) for key, w in active) if total > 0 else ()
     return Ranking(weights, applied, inactive, params)
-
-
-def bound_values(ranking: Ranking) -> dict[str, float]:
-    """The values of every named parameter the criteria and the score may use (for cached SQL statements)."""
-    p = ranking.params
-    return {
-        "target_area_m2": p.target_area_m2 or 1.0,
-        "far": p.far or 1.0,
-        "transit_reference_m": p.transit_reference_m,
-        "point_reference_m": p.point_reference_m,
-        **{f"w_{key}": weight for key, weight in ranking.applied},
-    }
 
 
 def criterion_values(ranking: Ranking, columns: Mapping[str, Any], ops: Ops[E]) -> list[E]:

@@ -60,7 +60,7 @@ class EmbeddedParcels:
         self.store = store
         self.path: Path = store.data_dir / "parcels.sqlite"
         self._local = threading.local()
-        self._snapshot: MemoryIndex | None = None
+        self._snapshot: _Snapshot | None = None
         self._last: ParcelState | None = None
         self._snapshot_lock = threading.Lock()
         self._conn().executescript(_SCHEMA)
@@ -104,7 +104,8 @@ class EmbeddedParcels:
     def vocabulary(self, state: ParcelState) -> Vocabulary:
         """Values present in the index (of the newest state in memory; searches check the state again)."""
         snap = self._snapshot if self._snapshot is not None and self._snapshot.token == state.token else None
-        return (snap or self._current() or MemoryIndex(state, [], np.empty(0, object))).vocabulary
+        snap = snap or self._current()
+        return (snap.index if snap is not None else MemoryIndex.of_rows(state, [])).vocabulary
 
     def search(self, spec: SearchSpec, token: str, fresh: FreshCheck) -> SearchPage | None:
         """Filter, rank and page in memory; None when the state moved on."""
@@ -126,7 +127,7 @@ class EmbeddedParcels:
                     f"no parcel {parcel_id!r} in parcels version {state.parcels_version}",
                     f"当前地块图层中没有编号为 {parcel_id!r} 的地块",
                 )
-            fid = int(snap.fids[at])
+            fid = int(snap.rows[at]["fid"])
             layers = [_layer_row(r) for r in conn.execute("SELECT * FROM parcel_layer WHERE fid = ?", (fid,))]
             distances = [_distance_row(r) for r in conn.execute("SELECT * FROM parcel_distance WHERE fid = ?", (fid,))]
             neighbours = [
@@ -154,13 +155,13 @@ class EmbeddedParcels:
         finally:
             conn.execute("COMMIT")
 
-    def _current(self) -> MemoryIndex | None:
+    def _current(self) -> _Snapshot | None:
         """The in-memory index of the stored state (None before the first computation)."""
         with self._reading() as conn:
             state = self._last = _read_state(conn)
             return None if state is None else self._snapshot_of(conn, state)
 
-    def _snapshot_of(self, conn: sqlite3.Connection, state: ParcelState) -> MemoryIndex:
+    def _snapshot_of(self, conn: sqlite3.Connection, state: ParcelState) -> _Snapshot:
         """The in-memory index of a state, loaded once (``conn`` reads inside the state's transaction)."""
         with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.token != state.token:
@@ -168,12 +169,45 @@ class EmbeddedParcels:
                 data = self.store.layer_data(self._parcels_key(), state.parcels_version)
                 position = {int(f): i for i, f in enumerate(data.fids.tolist())}
                 geometries = data.geometries[[position[r["fid"]] for r in rows]] if rows else np.empty(0, object)
-                self._snapshot = MemoryIndex(state, rows, geometries)
+                self._snapshot = _Snapshot(state, rows, geometries)
             return self._snapshot
 
     def _parcels_key(self) -> str:
         """Key of the parcels layer."""
         return self.store.catalog.by_role("parcels")[0].key
+
+
+class _Snapshot:
+    """The stored index of one state in memory: the narrow index searches rank on, whole rows and geometries."""
+
+    def __init__(self, state: ParcelState, rows: list[dict[str, Any]], geometries: np.ndarray) -> None:
+        self.token, self.state, self.rows, self.geometries = state.token, state, rows, geometries
+        self.index = MemoryIndex.of_rows(state, rows)
+        self.by_id = {r["parcel_id"]: i for i, r in enumerate(rows)}
+        self.by_fid = {r["fid"]: i for i, r in enumerate(rows)}
+        self.tree = shapely.STRtree(geometries)
+
+    def search(self, spec: SearchSpec) -> SearchPage:
+        """Filter, rank and page on the narrow index; the page's rows come from the whole rows."""
+        in_area = None if spec.area is None else self._in_area(spec.area, spec.area_relation)
+        ranked = self.index.rank(spec, in_area)
+        rows = []
+        for at, transit in zip(ranked.positions, ranked.transit_used, strict=True):
+            row = dict(self.rows[at], transit_used=transit)
+            if spec.with_geometry:
+                row["geometry"] = self.geometries[at]
+            rows.append(row)
+        return SearchPage(self.state, ranked.total, rows, ranked.values, ranked.scores)
+
+    def _in_area(self, area: Any, relation: str) -> np.ndarray:
+        """Rows covered by (within) or sharing interior with (overlaps) a drawn area."""
+        mask = np.zeros(len(self.rows), dtype=bool)
+        if relation == "within":
+            mask[self.tree.query(area, predicate="covers")] = True
+        else:
+            hits = self.tree.query(area, predicate="intersects")
+            mask[hits[shapely.relate_pattern(self.geometries[hits], area, "T********")]] = True
+        return mask
 
 
 class _Session:

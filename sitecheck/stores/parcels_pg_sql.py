@@ -1,15 +1,16 @@
-"""The SQL of parcel figures on PostGIS: the tables, and the search as one statement with named parameters.
+"""The SQL of parcel figures on PostGIS: the tables, and the statements a search runs.
 
-The criteria of ``sitecheck.parcels.ranking`` compile here to float8 SQL with the same IEEE operations as the
-numpy back end, so both engines rank alike. Statements are cached by shape; values are bound at execution.
+A search ranks on an in-memory copy of the narrow index (``sitecheck.parcels.memory``, the same code as the
+embedded engine, so both engines rank alike); the database answers what only it holds for a search: the stored
+state, the parcels a drawn area selects (GiST) and what a page shows, read by fid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import shapely
+import numpy as np
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
@@ -25,31 +26,27 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    and_,
     any_,
     bindparam,
-    case,
     func,
-    literal,
-    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from sitecheck.parcels.explain import SHOWN_COLUMNS
 from sitecheck.parcels.layout import ParcelState, PartState
-from sitecheck.parcels.ranking import bound_values, criterion_values, score_of
 from sitecheck.parcels.records import DISTANCE_COLUMNS, INDEX_COLUMNS, LAYER_COLUMNS
-from sitecheck.parcels.spec import SearchSpec
 from sitecheck.stores.postgis import PostgisStore
 
+# What searches filter and rank on: the search table holds these and the relation masks, and nothing else, so
+# that the in-memory index a search ranks on is read from few pages (once per state).
 SEARCH_COLUMNS = (
     "fid", "clean", "in_zone", "area_m2", "transit_m", "far_min", "far_max", "invest", "tax", "parcel_id", "status",
     "land_use", "district_code", "district_name", "park", "industry", "kind_m",
 )  # fmt: skip
-# Layer relations as bit masks (bit k: the k-th polygonal layer in configuration order): integer tests per row
-# instead of text-array containment, which costs several times the scan itself.
+# Layer relations as bit masks (bit k: the k-th polygonal layer in configuration order).
 MASK_COLUMNS = ("inside_mask", "overlap_mask")
-# The physical order of the search table: fixed-width columns first, so that filters deform little of a row.
+# The physical order of the search table: fixed-width columns first.
 SEARCH_TABLE_COLUMNS = ("fid", "parcels_version", *MASK_COLUMNS, *SEARCH_COLUMNS[1:])
 INFO_COLUMNS = ("fid", *(c for c in INDEX_COLUMNS if c not in SEARCH_COLUMNS))
 _INDEX_TYPES = {
@@ -65,6 +62,9 @@ _INDEX_TYPES = {
     "overlap_layers": ARRAY(Text),
 }
 JSON_COLUMNS = ("statuses", "problems", "notes", "attributes", "versions", "features", "info")
+# What a page reads from the info table: what a result shows and the in-memory index does not hold.
+_PAGE_PLAIN = tuple(c for c in SHOWN_COLUMNS if c in INFO_COLUMNS and c != "fid" and c not in JSON_COLUMNS)
+_PAGE_JSON = tuple(c for c in SHOWN_COLUMNS if c in INFO_COLUMNS and c in JSON_COLUMNS)
 _NUMERIC = (
     "area_recorded_m2",
     "far_min",
@@ -186,160 +186,58 @@ def state_of(rows: Sequence[Any]) -> ParcelState | None:
     return ParcelState(rows[0]["parcels_version"], parts)
 
 
-class SqlOps:
-    """Criteria as SQL expressions (float8 arithmetic, the same operations as the numpy back end)."""
-
-    def const(self, value: float) -> Any:
-        """A fixed float8 constant."""
-        return literal(value, Double())
-
-    def param(self, name: str, value: float) -> Any:
-        """A named float8 parameter, bound at execution (statements are cached by shape)."""
-        return bindparam(name, type_=Double())
-
-    def abs(self, x: Any) -> Any:
-        """abs(x)."""
-        return func.abs(x)
-
-    def clip01(self, x: Any) -> Any:
-        """GREATEST(LEAST(x, 1), 0)."""
-        return func.greatest(func.least(x, self.const(1.0)), self.const(0.0))
-
-    def at_least(self, x: Any, floor: float) -> Any:
-        """GREATEST(x, floor)."""
-        return func.greatest(x, self.const(floor))
-
-    def present(self, columns: list[Any], then: Any, otherwise: float) -> Any:
-        """``then`` when no column is NULL, else ``otherwise``."""
-        return case((and_(*[c.is_not(None) for c in columns]), then), else_=self.const(otherwise))
-
-    def lookup(self, x: Any, mapping: Mapping[str, float], default: float) -> Any:
-        """CASE over text values."""
-        return case(*[(x == key, self.const(v)) for key, v in mapping.items()], else_=self.const(default))
-
-    def flag(self, x: Any) -> Any:
-        """1.0 when true, else 0.0."""
-        return case((x, self.const(1.0)), else_=self.const(0.0))
+def relation_flags(masks: Sequence[int], order: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per polygonal layer, which rows' bit masks (as written by ``relation_mask``) hold the layer's bit."""
+    bits = np.asarray(masks, dtype=np.int64)
+    return {key: (bits >> k) & 1 == 1 for k, key in enumerate(order)}
 
 
-def search_shape(spec: SearchSpec) -> tuple[Any, ...]:
-    """What decides a search statement's text (values are bound separately)."""
+def narrow_statement(t: dict[str, Table]) -> Any:
+    """The search table of one parcels version: ``SEARCH_COLUMNS`` then ``MASK_COLUMNS``, in fid order."""
+    i = t["index"]
     return (
-        spec.include_nonclean,
-        bool(spec.districts),
-        tuple((r.column, r.op) for r in spec.ranges),
-        bool(spec.use_prefixes),
-        bool(spec.statuses),
-        bool(spec.industries),
-        bool(spec.parks),
-        spec.kind_columns,
-        spec.max_transit_m is not None,
-        bool(spec.inside),
-        bool(spec.outside),
-        spec.area_relation if spec.area is not None else None,
-        tuple(k for k, _ in spec.ranking.applied),
-        spec.limit is not None,
-        spec.with_geometry,
+        select(*(i.c[c] for c in (*SEARCH_COLUMNS, *MASK_COLUMNS)))
+        .where(i.c.parcels_version == bindparam("parcels_version"))
+        .order_by(i.c.fid)
     )
 
 
-def search_values(spec: SearchSpec, state: ParcelState) -> dict[str, Any]:
-    """The values of a search's named parameters."""
-    return {
-        "parcels_version": state.parcels_version,
-        "districts": list(spec.districts),
-        "use_patterns": [
-            p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in spec.use_prefixes
-        ],
-        "statuses": list(spec.statuses),
-        "industries": list(spec.industries),
-        "parks": list(spec.parks),
-        "max_transit_m": spec.max_transit_m,
-        "inside": relation_mask(spec.inside, spec.relation_keys),
-        "outside": relation_mask(spec.outside, spec.relation_keys),
-        "area": shapely.to_wkb(spec.area) if spec.area is not None else None,
-        "limit": spec.limit,
-        "offset": spec.offset,
-        **{f"r{k}": r.value for k, r in enumerate(spec.ranges)},
-        **bound_values(spec.ranking),
-    }
+def area_statement(t: dict[str, Table], relation: str, srid: int) -> Any:
+    """The fids of the parcels a drawn area selects: covered by it (within) or sharing interior (overlaps)."""
+    e = t["shape"]
+    area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary()), srid)
+    if relation == "within":
+        # The area first: PostGIS prepares the repeated argument of ST_Covers (ST_CoveredBy(geom, area) is the
+        # same test, several times slower).
+        return select(e.c.fid).where(func.ST_Covers(area, e.c.geom))
+    # ST_Relate has no index support: the bounding-box test lets the GiST index pick the candidates.
+    return select(e.c.fid).where(e.c.geom.op("&&")(area), func.ST_Relate(e.c.geom, area, "T********"))
 
 
-def search_statement(t: dict[str, Table], spec: SearchSpec, srid: int, *, count: bool = False) -> Any:
-    """The search as one statement with named parameters: filters, criteria, score, stable order, page or count."""
-    i, e, info = t["index"], t["shape"], t["info"]
-    where: list[Any] = [i.c.parcels_version == bindparam("parcels_version")]
-    if not spec.include_nonclean:
-        where.append(i.c.clean)
-    if spec.districts:
-        districts: Any = bindparam("districts", expanding=True)
-        where.append(or_(i.c.district_code.in_(districts), i.c.district_name.in_(districts)))
-    for k, bound in enumerate(spec.ranges):
-        limit: Any = bindparam(f"r{k}", type_=Double())
-        where.append(i.c[bound.column] >= limit if bound.op == ">=" else i.c[bound.column] <= limit)
-    if spec.use_prefixes:
-        where.append(i.c.land_use.like(any_(bindparam("use_patterns", type_=ARRAY(Text)))))
-    for column, wanted, name in (
-        ("status", spec.statuses, "statuses"),
-        ("industry", spec.industries, "industries"),
-        ("park", spec.parks, "parks"),
-    ):
-        if wanted:
-            where.append(i.c[column].in_(bindparam(name, expanding=True)))
-    transit: Any = i.c.transit_m
-    if spec.kind_columns is not None:
-        kinds = [i.c.kind_m[k + 1] for k in spec.kind_columns]
-        transit = func.least(*kinds) if len(kinds) > 1 else kinds[0] if kinds else literal(None, Double())
-    if spec.max_transit_m is not None:
-        where.append(transit <= bindparam("max_transit_m", type_=Double()))
-    if spec.inside:
-        inside: Any = bindparam("inside", type_=BigInteger())
-        where.append(i.c.inside_mask.op("&")(inside) == inside)
-    if spec.outside:
-        where.append(i.c.overlap_mask.op("&")(bindparam("outside", type_=BigInteger())) == 0)
-    if spec.area is not None:
-        area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary()), srid)
-        where.append(
-            func.ST_CoveredBy(e.c.geom, area)
-            if spec.area_relation == "within"
-            else func.ST_Relate(e.c.geom, area, "T********")
-        )
-    source = i.join(e, e.c.fid == i.c.fid) if spec.area is not None else i
-    if count:
-        return select(func.count()).select_from(source).where(*where)
-    ops = SqlOps()
-    columns = {
-        "area_m2": i.c.area_m2,
-        "far_min": i.c.far_min,
-        "far_max": i.c.far_max,
-        "transit_m": transit,
-        "status": i.c.status,
-        "in_zone": i.c.in_zone,
-    }
-    values = criterion_values(spec.ranking, columns, ops)
-    # Stage 1 ranks narrow rows (ids, criterion values, score, total); stage 2 fetches what a page shows.
-    ranked = (
-        select(i.c.fid, i.c.parcel_id, transit.label("transit_used"), *(v.label(f"v{k}") for k, v in enumerate(values)))
-        .select_from(source)
-        .where(*where)
-    )
-    inner = ranked.subquery("m")
-    score = score_of(spec.ranking, [inner.c[f"v{k}"] for k in range(len(values))], ops)
-    score = ops.const(0.0) if score is None else score
-    top: Any = (
-        select(inner, score.label("score"))
-        .order_by(score.desc(), inner.c.parcel_id.collate("C"))
-        .offset(bindparam("offset"))
-    )
-    if spec.limit is not None:
-        top = top.limit(bindparam("limit"))
-    page = top.subquery("top")
+def page_statement(t: dict[str, Table], *, with_geometry: bool) -> Any:
+    """What a page shows of some parcels (by fid, in no order) beyond the search columns held in memory.
+
+    Rows are read by ``page_row``.
+    """
+    e, info = t["shape"], t["info"]
+    # The JSON columns come as one array per row: one document to parse instead of three.
     shown: list[Any] = [
-        *(i.c[c] for c in SEARCH_COLUMNS if c not in ("fid", "parcel_id")),
-        *(info.c[c] for c in INFO_COLUMNS if c not in ("fid", "attributes", "versions")),
+        info.c.fid,
+        *(info.c[c] for c in _PAGE_PLAIN),
+        func.json_build_array(*(info.c[c] for c in _PAGE_JSON)),
     ]
-    joined = page.join(i, i.c.fid == page.c.fid).join(info, info.c.fid == page.c.fid)
-    if spec.with_geometry:
-        shown.append(func.ST_AsBinary(e.c.geom).label("wkb"))
-        joined = joined.join(e, e.c.fid == page.c.fid)
-    return select(page, *shown).select_from(joined).order_by(page.c.score.desc(), page.c.parcel_id.collate("C"))
+    joined: Any = info
+    if with_geometry:
+        shown.append(func.ST_AsBinary(e.c.geom))
+        joined = info.join(e, e.c.fid == info.c.fid)
+    return select(*shown).select_from(joined).where(info.c.fid == any_(bindparam("fids", type_=ARRAY(BigInteger))))
+
+
+def page_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A row of ``page_statement``: ``fid``, the shown columns of the info table and ``wkb`` if it read geometry."""
+    n = len(_PAGE_PLAIN) + 1
+    out = dict(zip(("fid", *_PAGE_PLAIN), row, strict=False))
+    out.update(zip(_PAGE_JSON, row[n], strict=True))
+    if len(row) > n + 1:
+        out["wkb"] = row[n + 1]
+    return out

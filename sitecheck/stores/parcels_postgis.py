@@ -1,43 +1,75 @@
 """Parcel figures on the PostGIS engine: tables in the deployment schema, one set-based statement per layer.
 
-Refreshes hold an advisory lock and write in one transaction; searches run in a REPEATABLE READ transaction
-that locks the index, then checks the stored state against the current version pointers, so an answer never
-mixes versions.
-The SQL lives in ``parcels_pg_sql`` (tables, search) and ``parcels_pg_refresh`` (the refresh).
+Refreshes hold an advisory lock and write in one transaction. Searches rank on an in-memory copy of the narrow
+index of the current state (read once per state) and read the page in a REPEATABLE READ transaction that locks
+the index, then checks the stored state against the current version pointers and against the copy's state, so
+an answer never mixes versions.
+The SQL lives in ``parcels_pg_sql`` (tables, search statements) and ``parcels_pg_refresh`` (the refresh).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import shapely
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Dialect, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from sitecheck.errors import ParcelNotFound, StoreUnavailable
 from sitecheck.parcels.engine import DetailRows, FreshCheck, Vocabulary
 from sitecheck.parcels.layout import ParcelState
+from sitecheck.parcels.memory import MemoryIndex
 from sitecheck.parcels.records import DISTANCE_COLUMNS, INDEX_COLUMNS, LAYER_COLUMNS, DistanceRow, LayerRow
-from sitecheck.parcels.spec import SearchPage, SearchSpec
+from sitecheck.parcels.spec import AREA_RELATIONS, SearchPage, SearchSpec
 from sitecheck.stores.parcels_pg_refresh import PostgisRefresh
 from sitecheck.stores.parcels_pg_sql import (
     INFO_COLUMNS,
+    MASK_COLUMNS,
     SEARCH_COLUMNS,
+    area_statement,
+    narrow_statement,
+    page_row,
+    page_statement,
     parcel_tables,
     qualified,
     read_pointers,
     read_state,
-    search_shape,
-    search_statement,
-    search_values,
+    relation_flags,
     state_of,
 )
 from sitecheck.stores.postgis import PostgisStore
 
 _LOCK_KEY = "sitecheck.parcel_figures"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once for psycopg: its SQL and the values fixed when it was built."""
+
+    sql: str
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect) -> _Compiled:
+        """Compile a SQLAlchemy statement (named parameters stay to be bound at execution)."""
+        compiled = statement.compile(dialect=dialect)
+        return cls(str(compiled), dict(compiled.params))
+
+
+_Read = tuple[_Compiled, dict[str, Any]]  # a statement and the values to bind
+
+
+def _driver(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy connection."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection), "the PostGIS store runs on psycopg 3"
+    return raw
 
 
 class PostgisParcels:
@@ -49,8 +81,26 @@ class PostgisParcels:
         self.t = parcel_tables(store.schema, store.srid)
         self._vocabulary: dict[str, Vocabulary] = {}
         self._last: ParcelState | None = None
-        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._memory: tuple[tuple[str, tuple[str, ...]], MemoryIndex] | None = None
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        # Built and compiled once: a search only binds values.
+        dialect = store.db.dialect
+        tables = ", ".join(qualified(self.t[key]) for key in ("index", "shape", "info"))
+        self._lock_tables = _Compiled.of(text(f"LOCK TABLE {tables} IN ACCESS SHARE MODE"), dialect)
+        self._begin_snapshot = _Compiled.of(text("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), dialect)
+        self._commit = _Compiled.of(text("COMMIT"), dialect)
+        lc = store.tables.layer_current
+        pointers = select(func.jsonb_object_agg(lc.c.layer_key, lc.c.version)).scalar_subquery()
+        self._state_and_pointers = _Compiled.of(select(self.t["state"], pointers.label("pointers")), dialect)
+        self._narrow = _Compiled.of(narrow_statement(self.t), dialect)
+        self._area = {
+            relation: _Compiled.of(area_statement(self.t, relation, store.srid), dialect) for relation in AREA_RELATIONS
+        }
+        self._page = {
+            geometry: _Compiled.of(page_statement(self.t, with_geometry=geometry), dialect)
+            for geometry in (False, True)
+        }
         with self._begin() as conn:
             next(iter(self.t.values())).metadata.create_all(conn)
 
@@ -110,56 +160,121 @@ class PostgisParcels:
         return found
 
     def search(self, spec: SearchSpec, token: str, fresh: FreshCheck) -> SearchPage | None:
-        """Filter, rank and page (one statement; a count only when the page is full); None when the state moved on."""
-        with self._begin("REPEATABLE READ") as conn:
-            state, pointers = self._checked_state(conn)
-            if state is None or state.token != token or not fresh(state, pointers):
-                return None
-            params = search_values(spec, state)
-            rows = conn.execute(self._statement(spec), params).mappings().all()
-            # A short page tells the total by itself; counting in the ranking statement (a window over every
-            # match) costs more than a separate count of a full page's matches.
-            total = spec.offset + len(rows)
-            if spec.limit is not None and (len(rows) == spec.limit or (not rows and spec.offset)):
-                count = search_statement(self.t, spec, self.store.srid, count=True)
-                total = conn.execute(count, params).scalar_one()
-        out = []
-        for row in rows:
-            item = {c: row[c] for c in INDEX_COLUMNS if c in row} | {"transit_used": row["transit_used"]}
-            if spec.with_geometry:
-                item["geometry"] = shapely.from_wkb(row["wkb"])
-            out.append(item)
-        n_values = len(spec.ranking.applied)
-        values = [[row[f"v{k}"] for k in range(n_values)] for row in rows]
-        return SearchPage(state, total, out, values, [row["score"] for row in rows])
+        """Rank on the in-memory index, read the page by fid in a checked transaction; None when the state moved on.
 
-    def _checked_state(self, conn: Connection) -> tuple[ParcelState | None, dict[str, int]]:
-        """Lock the index against a swap, then read the state and the version pointers (same snapshot).
+        The index in memory belongs to the state ``token``; the transaction that reads the page reads the state
+        too (same snapshot) and the page is only used when that is still the state, so a search never mixes
+        figures of different layer versions.
+        """
+        index = self._index(spec, token, fresh)
+        if index is None:
+            return None
+        page = self._page[spec.with_geometry]
+        # Without a drawn area the page is known before the transaction, and read with the state in one round trip.
+        ranked = index.rank(spec) if spec.area is None else None
+        with self._snapshot() as conn:
+            if ranked is not None:
+                fids = index.fids[ranked.positions].tolist()
+                last: list[_Read] = [(page, {"fids": fids}), (self._commit, {})]
+                state, pointers, (found, _) = self._checked_state(conn, *last, begin=True)
+                if state is None or state.token != index.token or not fresh(state, pointers):
+                    return None
+            else:
+                assert spec.area is not None
+                area = (self._area[spec.area_relation], {"area": shapely.to_wkb(spec.area)})
+                state, pointers, (selected,) = self._checked_state(conn, area, begin=True)
+                if state is None or state.token != index.token or not fresh(state, pointers):
+                    return None
+                ranked = index.rank(spec, index.rows_of([fid for (fid,) in selected]))
+                fids = index.fids[ranked.positions].tolist()
+                found, _ = self._run(conn, (page, {"fids": fids}), (self._commit, {}))
+        by_fid = {row["fid"]: row for row in map(page_row, found)}
+        out = []
+        for held, transit in zip(index.values_at(ranked.positions), ranked.transit_used, strict=True):
+            item = held | by_fid[held["fid"]]
+            item["transit_used"] = transit
+            if spec.with_geometry:
+                item["geometry"] = shapely.from_wkb(item.pop("wkb"))
+            out.append(item)
+        return SearchPage(state, ranked.total, out, ranked.values, ranked.scores)
+
+    def _index(self, spec: SearchSpec, token: str, fresh: FreshCheck) -> MemoryIndex | None:
+        """The in-memory index of state ``token``, read in a checked transaction when not held; None when stale.
+
+        It changes only when the figures are recomputed (a new state), so it is read once per state and process.
+        """
+        key = (token, spec.relation_keys)
+        with self._lock:
+            held = self._memory
+        if held is not None and held[0] == key:
+            return held[1]
+        with self._loading:
+            with self._lock:
+                held = self._memory
+            if held is not None and held[0] == key:
+                return held[1]
+            with self._begin("REPEATABLE READ") as conn:
+                state, pointers, _ = self._checked_state(conn)
+                if state is None or state.token != token or not fresh(state, pointers):
+                    return None
+                (rows,) = self._run(conn, (self._narrow, {"parcels_version": state.parcels_version}))
+            names = (*SEARCH_COLUMNS, *MASK_COLUMNS)
+            columns = dict(zip(names, zip(*rows, strict=True) if rows else [()] * len(names), strict=True))
+            inside = relation_flags(columns["inside_mask"], spec.relation_keys)
+            overlaps = relation_flags(columns["overlap_mask"], spec.relation_keys)
+            index = MemoryIndex(state, columns, inside, overlaps)
+            with self._lock:
+                self._memory = (key, index)
+            return index
+
+    def _checked_state(
+        self, conn: Connection, *reads: _Read, begin: bool = False
+    ) -> tuple[ParcelState | None, dict[str, int], list[list[tuple[Any, ...]]]]:
+        """Lock the index against a swap, read the state and the version pointers, then ``reads`` (same snapshot).
 
         A refresh swaps in a rebuilt index table; the lock, taken before the transaction's snapshot, makes a
-        reader either finish before the swap or start after it commits — never see the new table empty.
+        reader either finish before the swap or start after it commits — never see the new table empty. The
+        reads go in the same round trip (``begin``: opening the transaction of a ``_snapshot`` connection too);
+        the caller uses them only when the state is the one it expects.
         """
-        tables = ", ".join(qualified(self.t[key]) for key in ("index", "shape", "info"))
-        conn.execute(text(f"LOCK TABLE {tables} IN ACCESS SHARE MODE"))
-        lc, table = self.store.tables.layer_current, self.t["state"]
-        pointers = select(func.jsonb_object_agg(lc.c.layer_key, lc.c.version)).scalar_subquery()
-        rows = conn.execute(select(table, pointers.label("pointers"))).mappings().all()
+        opening: list[_Read] = [(self._begin_snapshot, {})] if begin else []
+        rows = self._run(conn, *opening, (self._lock_tables, {}), (self._state_and_pointers, {}), *reads)
+        return (*self._state_of(rows[len(opening) + 1]), rows[len(opening) + 2 :])
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """An autocommit connection for a read-only transaction that the caller's pipelines open and commit.
+
+        ``_checked_state(..., begin=True)`` opens it (REPEATABLE READ, READ ONLY) and the caller's last pipeline
+        ends with ``self._commit``, so the transaction costs no round trip of its own; one left open (the state
+        moved on, or a failure) is rolled back before the connection goes back to the pool.
+        """
+        with self._begin("AUTOCOMMIT") as conn:
+            try:
+                yield conn
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    _driver(conn).rollback()  # nothing to do (no round trip) once the COMMIT has run
+
+    def _state_of(self, state_rows: list[tuple[Any, ...]]) -> tuple[ParcelState | None, dict[str, int]]:
+        """The state and the version pointers from the rows of the state statement (remembered as the last)."""
+        names = [*self.t["state"].c.keys(), "pointers"]
+        rows = [dict(zip(names, row, strict=True)) for row in state_rows]
         state = state_of(rows)
         self._last = state
         return state, (rows[0]["pointers"] or {}) if rows else {}
 
-    def _statement(self, spec: SearchSpec) -> Any:
-        """The search statement of this spec's shape (built once per shape)."""
-        shape = search_shape(spec)
-        with self._lock:
-            found = self._statements.get(shape)
-        if found is None:
-            found = search_statement(self.t, spec, self.store.srid)
-            with self._lock:
-                if len(self._statements) > 256:
-                    self._statements.clear()
-                self._statements[shape] = found
-        return found
+    def _run(self, conn: Connection, *reads: _Read) -> list[list[tuple[Any, ...]]]:
+        """Run statements on the connection in one round trip (psycopg pipeline); their rows."""
+        raw = _driver(conn)
+        try:
+            with raw.pipeline():
+                cursors = [raw.execute(read.sql, read.params | values) for read, values in reads]
+            return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(
+                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
+            ) from exc
 
     def detail(self, parcel_id: str, token: str, fresh: FreshCheck) -> DetailRows | None:
         """One parcel's stored rows; None when the state moved on."""
@@ -167,7 +282,7 @@ class PostgisParcels:
         both = i.join(info, info.c.fid == i.c.fid).join(e, e.c.fid == i.c.fid)
         columns = [*(i.c[c] for c in SEARCH_COLUMNS), *(info.c[c] for c in INFO_COLUMNS if c != "fid")]
         with self._begin("REPEATABLE READ") as conn:
-            state, pointers = self._checked_state(conn)
+            state, pointers, _ = self._checked_state(conn)
             if state is None or state.token != token or not fresh(state, pointers):
                 return None
             row = (

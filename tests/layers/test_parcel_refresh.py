@@ -77,6 +77,27 @@ def test_a_new_red_line_version_drops_the_parcel_it_covers(loaded_store: Store, 
     assert search_parcels(loaded_store, RULES, ParcelQuery())["layer_versions"]["eco_redline"] == 1
 
 
+def test_a_search_never_answers_from_figures_another_worker_replaced(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two workers on one deployment: one publishes a red line and rolls it back; the other, which searched before
+    (and holds the figures of that state in memory), answers each time from the versions now in force."""
+    settings = make_settings(engine, tmp_path, request)
+    publisher, searcher = open_store(settings), open_store(settings)
+    try:
+        load_configured_layers(publisher, loaded_by="tests", analysis_crs=publisher.crs)
+        assert "FX-CLEAN-01" in _ids(searcher)
+        load_layer(publisher, "eco_redline", _with_patch(tmp_path), loaded_by="tests", analysis_crs=publisher.crs)
+        assert "FX-CLEAN-01" not in _ids(searcher) and "FX-WH-01" in _ids(searcher)
+        assert search_parcels(searcher, RULES, ParcelQuery())["layer_versions"]["eco_redline"] == 2
+        publisher.rollback("eco_redline", 1, by="tests")  # no after_publish anywhere: the searcher catches up
+        assert "FX-CLEAN-01" in _ids(searcher)
+        assert search_parcels(searcher, RULES, ParcelQuery())["layer_versions"]["eco_redline"] == 1
+    finally:
+        searcher.close()
+        publisher.close()
+
+
 def test_a_new_parcels_version_and_changed_rules_recompute(loaded_store: Store, tmp_path: Path) -> None:
     """Parcels v2 without FX-WH-01 recomputes everything; a changed rule set recomputes only the rule layers."""
     frame = pyogrio.read_dataframe(SAMPLE_CITY_DIR / "parcels.gpkg", layer="parcels")

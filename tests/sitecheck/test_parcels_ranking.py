@@ -1,20 +1,26 @@
-"""Ranking criteria, weights and the numpy back end (the SQL back end is compared in the engine tests)."""
+"""Ranking criteria, weights, the numpy back end and the pages of the in-memory index both engines rank on."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 from sitecheck.errors import ParameterInvalid
+from sitecheck.parcels.layout import ParcelState
+from sitecheck.parcels.memory import MemoryIndex
 from sitecheck.parcels.ranking import (
     SEARCH_WEIGHTS,
     Categories,
     NumpyOps,
+    Ranking,
     RankParams,
     criterion_values,
     make_ranking,
     score_of,
 )
+from sitecheck.parcels.spec import SearchSpec
 
 
 def test_weights_merge_normalise_and_echo() -> None:
@@ -63,3 +69,65 @@ def test_no_applied_criterion_gives_no_score() -> None:
     """All weights zero: nothing applies, and the caller orders by id alone."""
     ranking = make_ranking(SEARCH_WEIGHTS, dict.fromkeys(SEARCH_WEIGHTS, 0.0), RankParams())
     assert ranking.applied == () and score_of(ranking, [], NumpyOps()) is None
+
+
+def _spec(ranking: Ranking, *, limit: int | None, offset: int) -> SearchSpec:
+    """A search with no filter but the default clean-only one, ranked and paged as given."""
+    return SearchSpec(
+        include_nonclean=False,
+        districts=(),
+        area=None,
+        area_relation="within",
+        ranges=(),
+        use_prefixes=(),
+        statuses=(),
+        industries=(),
+        parks=(),
+        max_transit_m=None,
+        kind_columns=None,
+        inside=(),
+        outside=(),
+        ranking=ranking,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def test_pages_of_the_memory_index_are_slices_of_the_full_order() -> None:
+    """Many tied scores: every page (ranked without sorting every match) is the slice of score desc, id asc."""
+    rng = np.random.default_rng(3)
+    n = 500
+    ids = [f"P-{k:04d}" for k in rng.permutation(n)]
+    columns: dict[str, list[Any]] = {
+        "fid": list(range(1, n + 1)),
+        "parcel_id": ids,
+        "clean": (rng.random(n) < 0.9).tolist(),
+        "in_zone": (rng.random(n) < 0.5).tolist(),
+        "area_m2": rng.uniform(1_000, 100_000, n).tolist(),
+        "far_min": [None] * n,
+        "far_max": [None] * n,
+        "invest": [None] * n,
+        "tax": [None] * n,
+        "transit_m": [None if k % 17 == 0 else float(v) for k, v in enumerate(rng.choice([500, 1000, 2000], n))],
+        "status": rng.choice(["可招商", "储备", "已出让"], n).tolist(),
+        "industry": [None] * n,
+        "park": [None] * n,
+        "district_code": [None] * n,
+        "district_name": [None] * n,
+        "land_use": ["100101"] * n,
+        "kind_m": [[]] * n,
+    }
+    index = MemoryIndex(ParcelState(1, {}), columns, {}, {})
+    ranking = make_ranking(SEARCH_WEIGHTS, None, RankParams())
+    full = index.rank(_spec(ranking, limit=None, offset=0))
+    expected = sorted(
+        (k for k in range(n) if columns["clean"][k]), key=lambda k: (-full.scores[full.positions.index(k)], ids[k])
+    )
+    assert full.positions == expected and full.total == len(expected)
+    assert len(set(full.scores)) < 30  # ties across page boundaries
+    for limit, offset in [(1, 0), (7, 0), (7, 7), (20, 13), (50, 400), (10, len(expected) - 3), (5, 10_000)]:
+        page = index.rank(_spec(ranking, limit=limit, offset=offset))
+        assert page.positions == full.positions[offset : offset + limit]
+        assert page.scores == full.scores[offset : offset + limit]
+        assert page.values == full.values[offset : offset + limit]
+        assert page.total == full.total

@@ -189,6 +189,7 @@ QUERIES: list[dict[str, Any]] = [
     {"include_nonclean": True, "limit": 1000, "weights": {"area_fit": 1.0}, "target_mu": 80},
     {"min_mu": 100, "max_mu": 150, "use": ["M2"], "max_transit_m": 3000, "district": ["城关区"]},
     {"status": ["可招商"], "use": ["W"], "min_mu": 50, "area": DRAWN},
+    {"area": DRAWN, "area_relation": "overlaps", "include_nonclean": True, "limit": 1000},
     {"far": 2.5, "weights": {"far_fit": 1.0}, "limit": 50, "offset": 10},
     {"transit_kind": ["地铁站", "高铁站"], "max_transit_m": 6000, "limit": 200},
     {"inside": ["industrial_zone"], "outside": ["farmland"], "include_nonclean": True, "limit": 500},
