@@ -48,6 +48,7 @@ from sitecheck.errors import StoreUnavailable, VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
 from sitecheck.onemap.tilegrid import HALF_WORLD_M
 from sitecheck.stores.base import FEATURE_ID, FEATURE_KIND, FEATURE_NAME, FID, LayerVersion, SourceField
+from sitecheck.stores.pg_overlay import quote
 from sitecheck.stores.pg_tables import feature_table, subdivided_table
 from sitecheck.stores.postgis import PostgisStore
 
@@ -255,17 +256,17 @@ class PostgisFeatures:
             return
         with self._lock, self._write() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(bindparam("lock", f"mvt:{name}", Text)))))
-            qualified = f"{_quote(self.store.layer_schema)}.{_quote(name)}"
+            qualified = f"{quote(self.store.layer_schema)}.{quote(name)}"
             exists = conn.execute(select(func.to_regclass(bindparam("name", qualified, Text)))).scalar()
             if exists is None:
-                source = f"{_quote(self.store.layer_schema)}.{_quote(tables.features.name)}"
-                columns = ", ".join(_quote(c) for c in (FID, *tables.reported))
+                source = f"{quote(self.store.layer_schema)}.{quote(tables.features.name)}"
+                columns = ", ".join(quote(c) for c in (FID, *tables.reported))
                 conn.execute(
                     text(
                         f"CREATE TABLE {qualified} AS SELECT {columns}, g AS geom, "
                         "CASE WHEN ST_Dimension(g) = 0 THEN 'Infinity'::float8 "
                         "ELSE greatest(ST_XMax(g) - ST_XMin(g), ST_YMax(g) - ST_YMin(g)) END "
-                        f"AS {_quote(SIZE_COLUMN)} "
+                        f"AS {quote(SIZE_COLUMN)} "
                         f"FROM (SELECT *, ST_Transform(geom, {MERCATOR_SRID}) AS g FROM {source}) AS src ORDER BY g"
                     )
                 )
@@ -346,8 +347,3 @@ def _const(value: Any, type_: Any) -> Any:
 def _unavailable() -> StoreUnavailable:
     """The error of a read that the database could not answer."""
     return StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试")
-
-
-def _quote(identifier: str) -> str:
-    """Quote an SQL identifier (names come from validated layer keys and configured fields; quote them anyway)."""
-    return '"' + identifier.replace('"', '""') + '"'

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sitecheck.parcels.explain import SHOWN_COLUMNS
 from sitecheck.parcels.layout import ParcelState, PartState
 from sitecheck.parcels.records import DISTANCE_COLUMNS, INDEX_COLUMNS, LAYER_COLUMNS
+from sitecheck.stores.pg_overlay import quote
 from sitecheck.stores.postgis import PostgisStore
 
 # What searches filter and rank on: the search table holds these and the relation masks, and nothing else, so
@@ -156,10 +157,6 @@ def parcel_tables(schema: str, srid: int) -> dict[str, Table]:
         "info": info_table(meta, "parcel_info"),
     }
 
-
-def quote(identifier: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def qualified(table: Table) -> str:
