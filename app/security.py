@@ -42,6 +42,7 @@ class Guard:
     # An asyncio semaphore: requests waiting for a slot must not hold worker threads, or the slot holders
     # could find no thread to run on (thread-pool starvation).
     heavy: asyncio.Semaphore
+    work: asyncio.Semaphore
 
     @classmethod
     def create(cls, settings: Settings) -> Guard:
@@ -51,6 +52,7 @@ class Guard:
             limiter=SlidingWindowCounterRateLimiter(MemoryStorage()),
             keys=KeyCache(settings.access.key_cache_seconds),
             heavy=asyncio.Semaphore(settings.access.max_heavy_concurrency),
+            work=asyncio.Semaphore(settings.access.max_concurrency),
         )
 
 
@@ -150,17 +152,23 @@ async def authorize(request: Request) -> AsyncIterator[Principal]:
     _rate_limit(guard, request, principal)
     if "check_id" in request.path_params:
         await run_in_threadpool(_check_in_scope, store, str(request.path_params["check_id"]), principal)
-    if not heavy:
-        yield principal
-        return
+    # API work waits its turn in arrival order (asyncio semaphores are fair) instead of many threads sharing
+    # the interpreter at once, which would stretch every request; heavy work also takes a heavy slot.
+    slots = ([guard.heavy] if heavy else []) + ([guard.work] if permission is not None else [])
+    held: list[asyncio.Semaphore] = []
     try:
-        await asyncio.wait_for(guard.heavy.acquire(), timeout=settings.access.heavy_wait_seconds)
+        for slot in slots:
+            await asyncio.wait_for(slot.acquire(), timeout=settings.access.heavy_wait_seconds)
+            held.append(slot)
     except TimeoutError as exc:
+        for slot in reversed(held):
+            slot.release()
         raise ServerBusy("the service is busy with other work; retry shortly", "服务繁忙，请稍后重试") from exc
     try:
         yield principal
     finally:
-        guard.heavy.release()
+        for slot in reversed(held):
+            slot.release()
 
 
 PrincipalDep = Annotated[Principal, Depends(authorize)]

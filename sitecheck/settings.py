@@ -36,7 +36,10 @@ class AccessSettings(BaseSettings):
     rate_per_key: str = Field(default="3000/minute", description="Requests per key (limits notation).")
     rate_per_ip: str = Field(default="6000/minute", description="Requests per client address.")
     max_heavy_concurrency: int = Field(default=8, ge=1, description="Checks, reports, maps running at once.")
-    heavy_wait_seconds: float = Field(default=10.0, ge=0, description="Wait for a heavy-work slot before 503.")
+    max_concurrency: int = Field(
+        default=4, ge=1, description="API requests running at once per worker; the rest wait in arrival order."
+    )
+    heavy_wait_seconds: float = Field(default=10.0, ge=0, description="Wait for a work or heavy-work slot before 503.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     docs_enabled: bool = Field(default=True, description="Serve the OpenAPI document and its pages.")
     key_cache_seconds: float = Field(

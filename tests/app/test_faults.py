@@ -177,3 +177,32 @@ def test_postgresql_restart_recovers_within_10_s(sample_settings: dict[str, Sett
             time.sleep(0.2)
     assert statuses[-1] == 200, statuses
     assert set(statuses) <= {200, 503}
+
+
+@pytest.mark.parametrize("engine_name", ["postgis", "embedded"])
+def test_requests_beyond_the_work_slots_wait_in_turn_then_answer_503(
+    sample_settings: dict[str, Settings], engine_name: str
+) -> None:
+    """With every work slot taken, an API request waits its turn up to the limit and then answers 503
+    SERVER_BUSY with Retry-After; /health is never held up, and a freed slot serves the next request."""
+    settings = sample_settings[engine_name].model_copy(
+        update={
+            "access": sample_settings[engine_name].access.model_copy(
+                update={"max_concurrency": 1, "heavy_wait_seconds": 0.5}
+            )
+        }
+    )
+    with TestClient(create_app(settings), client=LOOPBACK_CLIENT) as client:
+        guard = client.app.state.guard  # type: ignore[attr-defined]
+        assert client.portal is not None
+        client.portal.call(guard.work.acquire)
+        try:
+            assert client.get("/health").status_code == 200
+            started = time.perf_counter()
+            busy = client.get("/v1/layers")
+            waited = time.perf_counter() - started
+        finally:
+            client.portal.call(guard.work.release)
+        assert busy.status_code == 503 and busy.json()["code"] == "SERVER_BUSY"
+        assert busy.headers["retry-after"] and 0.45 <= waited < 5
+        assert client.get("/v1/layers").status_code == 200
