@@ -41,8 +41,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 
 from sitecheck.errors import StoreUnavailable, VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
@@ -50,7 +49,7 @@ from sitecheck.onemap.tilegrid import HALF_WORLD_M
 from sitecheck.stores.base import FEATURE_ID, FEATURE_KIND, FEATURE_NAME, FID, LayerVersion, SourceField
 from sitecheck.stores.pg_overlay import quote
 from sitecheck.stores.pg_tables import feature_table, subdivided_table
-from sitecheck.stores.postgis import PostgisStore
+from sitecheck.stores.postgis import PostgisStore, unavailable_on_fault
 
 MERCATOR_SRID = 3857
 SIZE_COLUMN = "_size_m"
@@ -176,32 +175,26 @@ class PostgisFeatures:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """Yield an autocommit connection; driver faults become StoreUnavailable."""
-        try:
-            with self._reads.connect() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise _unavailable() from exc
+        with unavailable_on_fault(), self._reads.connect() as conn:
+            yield conn
 
     def _run(self, statement: str, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
         """Run a prepared single-row statement in autocommit on a pooled connection's psycopg connection; return
         its row. Driver faults become StoreUnavailable; a lost connection is discarded."""
-        try:
+        with unavailable_on_fault():
             pooled = self._reads.raw_connection()
-        except (OperationalError, PoolTimeout) as exc:
-            raise _unavailable() from exc
         try:
             driver = pooled.driver_connection
             assert isinstance(driver, psycopg.Connection)
             # Autocommit saves BEGIN/COMMIT round trips; the pooled connection goes back as it came (transactional).
             driver.autocommit = True
             try:
-                return driver.execute(statement, parameters, prepare=True).fetchone()
-            except psycopg.OperationalError as exc:
+                with unavailable_on_fault():
+                    return driver.execute(statement, parameters, prepare=True).fetchone()
+            finally:
                 if driver.broken:
                     pooled.invalidate()
-                raise _unavailable() from exc
-            finally:
-                if not driver.closed:  # a broken one is closed, and discarded
+                elif not driver.closed:  # a broken one is closed, and discarded
                     driver.autocommit = False
         finally:
             pooled.close()
@@ -342,8 +335,3 @@ class PostgisFeatures:
 def _const(value: Any, type_: Any) -> Any:
     """A constant of a prepared statement, written into its text (rendered by SQLAlchemy, strings quoted)."""
     return cast(literal(value, type_, literal_execute=True), type_)
-
-
-def _unavailable() -> StoreUnavailable:
-    """The error of a read that the database could not answer."""
-    return StoreUnavailable("the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试")

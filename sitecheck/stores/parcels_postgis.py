@@ -19,9 +19,8 @@ from typing import Any
 import psycopg
 import shapely
 from sqlalchemy import Connection, Dialect, func, select, text
-from sqlalchemy.exc import OperationalError
 
-from sitecheck.errors import ParcelNotFound, StoreUnavailable
+from sitecheck.errors import ParcelNotFound
 from sitecheck.parcels.engine import DetailRows, FreshCheck, Vocabulary
 from sitecheck.parcels.layout import ParcelState
 from sitecheck.parcels.memory import MemoryIndex
@@ -43,7 +42,7 @@ from sitecheck.stores.parcels_pg_sql import (
     relation_flags,
     state_of,
 )
-from sitecheck.stores.postgis import PostgisStore
+from sitecheck.stores.postgis import PostgisStore, unavailable_on_fault
 
 _LOCK_KEY = "sitecheck.parcel_figures"
 
@@ -107,16 +106,11 @@ class PostgisParcels:
     @contextmanager
     def _begin(self, isolation: str | None = None) -> Iterator[Connection]:
         """A connection in a transaction; a lost database becomes StoreUnavailable."""
-        try:
-            with self.store.db.connect() as conn:
-                if isolation:
-                    conn = conn.execution_options(isolation_level=isolation)
-                with conn.begin():
-                    yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(
-                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
-            ) from exc
+        with unavailable_on_fault(), self.store.db.connect() as conn:
+            if isolation:
+                conn = conn.execution_options(isolation_level=isolation)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def refresh_session(self) -> Iterator[PostgisRefresh]:
@@ -267,14 +261,10 @@ class PostgisParcels:
     def _run(self, conn: Connection, *reads: _Read) -> list[list[tuple[Any, ...]]]:
         """Run statements on the connection in one round trip (psycopg pipeline); their rows."""
         raw = _driver(conn)
-        try:
+        with unavailable_on_fault():
             with raw.pipeline():
                 cursors = [raw.execute(read.sql, read.params | values) for read, values in reads]
             return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(
-                "the database is unavailable; try again shortly", "数据库暂不可用，请稍后重试"
-            ) from exc
 
     def detail(self, parcel_id: str, token: str, fresh: FreshCheck) -> DetailRows | None:
         """One parcel's stored rows; None when the state moved on."""

@@ -135,13 +135,13 @@ class PostgisStore:
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         """Yield a connection inside a transaction; driver faults become StoreUnavailable."""
-        with _unavailable_on_fault(), self.db.begin() as conn:
+        with unavailable_on_fault(), self.db.begin() as conn:
             yield conn
 
     @contextmanager
     def _autocommit(self) -> Iterator[Connection]:
         """Yield an autocommit connection (reads, single-statement writes); driver faults become StoreUnavailable."""
-        with _unavailable_on_fault(), self.read_db.connect() as conn:
+        with unavailable_on_fault(), self.read_db.connect() as conn:
             yield conn
 
     def _create_schema(self, conn: Connection) -> None:
@@ -432,13 +432,9 @@ class PostgisStore:
                 reported = tuple(name for name in self.catalog.get(key).report if name in present)
                 layers.append(OverlayLayer(key, row.table_name, row.subdivided_table, reported))
         generation = None
-        if with_generation:
-            lp = f"{_quote(self.schema)}.{_quote(self.tables.layer_publication.name)}"
-            lvq = f"{_quote(self.schema)}.{_quote(lv.name)}"
-            generation = (
-                f"SELECT (SELECT coalesce(max(id), 0) FROM {lp})::bigint AS publications, "
-                f"(SELECT count(*) FROM {lvq})::bigint AS versions"
-            )
+        if with_generation:  # the same query _all_versions runs, as text inside the overlay statement
+            compiled = self._generation_query().compile(dialect=self.db.dialect, compile_kwargs={"literal_binds": True})
+            generation = str(compiled)
         return overlay_sql(self.layer_schema, self.srid, layers, generation).encode()
 
     # --- loading -------------------------------------------------------------------------------------
@@ -507,7 +503,7 @@ def discard_closed_connections(engine: Engine) -> None:
 
 
 @contextmanager
-def _unavailable_on_fault() -> Iterator[None]:
+def unavailable_on_fault() -> Iterator[None]:
     """Turn the driver's connection faults into the domain's StoreUnavailable."""
     try:
         yield
