@@ -110,9 +110,9 @@ def layer_finding(
     include_geometry: bool = False,
 ) -> dict[str, Any]:
     """Measure a layer's overlap pieces and apply its rule; the result is plain JSON-ready data."""
-    measured = measure_layer(layer, version, rule, pieces, site, thresholds)
-    figures = area_figures_many(measured.geometries(), site.crs)
-    return finish_finding(measured, figures, site, facts, thresholds, include_geometry=include_geometry)
+    return layer_findings([(layer, version, rule, pieces)], site, facts, thresholds, include_geometry=include_geometry)[
+        0
+    ]
 
 
 def layer_findings(
