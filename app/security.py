@@ -158,7 +158,10 @@ async def authorize(request: Request) -> AsyncIterator[Principal]:
     held: list[asyncio.Semaphore] = []
     try:
         for slot in slots:
-            await asyncio.wait_for(slot.acquire(), timeout=settings.access.heavy_wait_seconds)
+            if slot.locked():
+                await asyncio.wait_for(slot.acquire(), timeout=settings.access.heavy_wait_seconds)
+            else:  # a free slot is taken at once, without the timer task wait_for would set up
+                await slot.acquire()
             held.append(slot)
     except TimeoutError as exc:
         for slot in reversed(held):

@@ -21,7 +21,6 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Connection,
     Select,
-    bindparam,
     create_engine,
     event,
     func,
@@ -42,6 +41,7 @@ from sitecheck.errors import (
     StoreUnavailable,
     VersionNotFound,
 )
+from sitecheck.jsontext import dumps_text
 from sitecheck.projection import epsg_code
 from sitecheck.settings import Settings
 from sitecheck.stores.base import (
@@ -84,6 +84,16 @@ _CHECK_COLUMNS = (
     "rerun_of",
 )
 
+_JSON_COLUMNS = frozenset({"parameters", "layer_versions", "rule_set", "result", "error"})
+
+
+def _insert_check_sql(schema: str, srid: int) -> bytes:
+    """The INSERT of a check record: the columns in _CHECK_COLUMNS order, then the geometry's WKB."""
+    placeholders = ", ".join("%s::jsonb" if c in _JSON_COLUMNS else "%s" for c in _CHECK_COLUMNS)
+    columns = ", ".join(_quote(c) for c in (*_CHECK_COLUMNS, "geometry"))
+    table = f"{_quote(schema)}.{_quote('check_record')}"
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}, ST_GeomFromWKB(%s, {int(srid)}))".encode()
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """Return the URL with the psycopg 3 driver named, whatever form the deployment wrote it in."""
@@ -119,10 +129,8 @@ class PostgisStore:
             },
         )
         discard_closed_connections(self.db)
-        # Built once: a check's record is written with the same statement every time.
-        self._insert_check = insert(self.tables.check_record).values(
-            geometry=func.ST_GeomFromWKB(bindparam("wkb"), self.srid)
-        )
+        # Built once: a check's record is written with the same statement every time (see save_check).
+        self._insert_check = _insert_check_sql(self.schema, self.srid)
         # Reads run without BEGIN/COMMIT round trips; writes use _begin().
         self.read_db: Engine = self.db.execution_options(isolation_level="AUTOCOMMIT")
         self._versions_lock = threading.Lock()
@@ -289,10 +297,16 @@ class PostgisStore:
 
     def save_check(self, record: CheckRecord) -> None:
         """Store a check record."""
-        values = {c: getattr(record, c) for c in _CHECK_COLUMNS} | {"wkb": record.geometry_wkb}
-        # One INSERT commits on its own (autocommit): no BEGIN/COMMIT round trips, still durable at return.
+        values = []
+        for column in _CHECK_COLUMNS:
+            value = getattr(record, column)
+            values.append(dumps_text(value) if column in _JSON_COLUMNS and value is not None else value)
+        # One prepared INSERT straight to the driver that commits on its own (autocommit): no BEGIN/COMMIT
+        # round trips, still durable at return.
         with self._autocommit() as conn:
-            conn.execute(self._insert_check, values)
+            driver = conn.connection.driver_connection
+            assert driver is not None, "a live connection has a driver connection"
+            driver.execute(self._insert_check, [*values, record.geometry_wkb], prepare=True)
 
     def get_check(self, check_id: str) -> CheckRecord:
         """Return a stored check or raise CheckNotFound."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sitecheck.access import ApiKey
+from sitecheck.jsontext import dumps_text
 from sitecheck.stores.base import AuditEvent, CheckRecord, LayerVersion
 from sitecheck.timeutil import utc_now
 
@@ -373,7 +374,7 @@ def _time_or_none(text: str | None) -> datetime | None:
 
 def _json(value: Any) -> str:
     """Serialise record data as JSON text (Chinese kept readable)."""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return dumps_text(value)
 
 
 def _version_from_row(row: sqlite3.Row) -> LayerVersion:

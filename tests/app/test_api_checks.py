@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.check_models import CheckRecordOut, CheckResult
 from sitecheck.settings import SAMPLE_CITY_DIR
 
 FIXTURES = SAMPLE_CITY_DIR / "fixtures"
@@ -31,8 +32,11 @@ def test_json_check_returns_verdict_and_is_stored(client: TestClient) -> None:
     assert result["verdict"] == "non_compliant"
     eco = next(layer for layer in result["layers"] if layer["layer"] == "eco_redline")
     assert eco["status"] == "conflict" and eco["overlap"]["area_m2"] == pytest.approx(60_000, abs=1e-6)
+    assert response.headers["content-type"] == "application/json"
+    CheckResult.model_validate(result)  # the answer is sent as built: it must still match the documented schema
     stored = client.get(f"/v1/checks/{result['check_id']}").json()
-    assert stored["accepted"] is True and stored["result"]["verdict"] == "non_compliant"
+    CheckRecordOut.model_validate(stored)
+    assert stored["accepted"] is True and stored["result"] == result
     assert stored["layer_versions"]["eco_redline"]["version"] == 1
     rerun = client.post(f"/v1/checks/{result['check_id']}/rerun").json()
     assert rerun["rerun_of"] == result["check_id"] and rerun["layers"] == result["layers"]
