@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
@@ -45,6 +46,16 @@ def polygonal_part(geometry: BaseGeometry | None) -> Polygon | MultiPolygon | No
     return merged if isinstance(merged, Polygon | MultiPolygon) else None
 
 
+def interiors_overlap(geometries: np.ndarray) -> bool:
+    """True when two of the polygonal geometries share interior (a layer's features overlap each other);
+    pieces that only touch along an edge or at a point do not count."""
+    left, right = shapely.STRtree(geometries).query(geometries, predicate="intersects")
+    pairs = left < right
+    return bool(
+        pairs.any() and shapely.relate_pattern(geometries[left[pairs]], geometries[right[pairs]], "T********").any()
+    )
+
+
 def mean_width_m(geometry: BaseGeometry) -> float:
     """Mean width 2A/P of a polygonal piece in metres (a thin strip has a small one)."""
     perimeter = geometry.length
@@ -64,7 +75,7 @@ class MeasuredLayer:
     version: int
     rule: Rule | None
     kept: list[tuple[OverlapPiece, BaseGeometry, bool]]  # piece, polygonal part, sliver?
-    union: BaseGeometry
+    union: BaseGeometry  # measures as the union; a collection of the pieces when they do not overlap
     outside: BaseGeometry | None
 
     def geometries(self) -> list[BaseGeometry]:
@@ -86,12 +97,18 @@ def measure_layer(
         geometry = polygonal_part(piece.geometry)
         if geometry is not None:
             kept.append((piece, geometry, is_sliver(geometry, thresholds)))
-    if not kept:
-        union: BaseGeometry = Polygon()
-    elif len(kept) == 1:
-        union = kept[0][1]
+    geometries = np.array([g for _, g, _ in kept], dtype=object)
+    union: BaseGeometry
+    if len(geometries) == 0:
+        union = Polygon()
+    elif len(geometries) == 1:
+        union = geometries[0]
+    elif layer.role != "zone" and not interiors_overlap(geometries):
+        # Pieces that do not overlap measure exactly what their union would (planar and ellipsoidal areas
+        # add up part by part), at a tenth of the cost; only a zone needs the true union, to cut the outside.
+        union = shapely.multipolygons(shapely.get_parts(geometries))
     else:
-        union = shapely.union_all([g for _, g, _ in kept])
+        union = shapely.union_all(geometries)
     outside = None
     if layer.role == "zone":
         outside = polygonal_part(site.geometry.difference(union)) or Polygon()
