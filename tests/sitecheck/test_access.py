@@ -71,6 +71,11 @@ def test_audit_rows_cannot_be_changed(empty_store: Store) -> None:
             ):
                 with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                     conn.execute(statement)
+            compression = conn.execute(  # answers are stored lz4-compressed (docs/checks.md)
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'result'",
+                (f'"{schema}".check_record',),
+            ).fetchone()
+            assert compression == ("l",)
     else:
         conn = sqlite3.connect(empty_store.records.path)  # type: ignore[attr-defined]
         for statement in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event", "DELETE FROM check_record"):
