@@ -13,12 +13,12 @@ from starlette.datastructures import UploadFile
 
 from app.check_models import CheckRecordOut, CheckRequest, CheckResult, ProjectIn
 from app.deps import SettingsDep, StoreDep
+from app.responses import as_built
 from app.security import CallerDep
 from sitecheck.access import Principal
 from sitecheck.check import CheckOptions, rerun_check, submit_check
 from sitecheck.errors import FormatUnknown, ParameterInvalid, UploadTooLarge
 from sitecheck.intake.geojson import check_json_text
-from sitecheck.jsontext import dumps_bytes
 from sitecheck.rules import ProjectFacts, RuleSet
 from sitecheck.settings import Settings
 from sitecheck.stores.base import Store
@@ -180,30 +180,20 @@ async def _submit(
             **intake,
         )
     )
-    return _as_built(result)
-
-
-def _as_built(value: dict[str, Any]) -> Response:
-    """Send a check's answer or record as the domain built it.
-
-    The domain builds both to the documented models (CheckResult, CheckRecordOut; tests hold them together),
-    so re-validating 15 KB of findings through the models on every request would only cost time; sending the
-    same bytes everywhere also keeps an answer identical to its stored copy.
-    """
-    return Response(dumps_bytes(value), media_type="application/json")
+    return as_built(result)
 
 
 @router.get("/{check_id}", response_model=CheckRecordOut, operation_id="getCheck")
 def get_check(check_id: str, store: StoreDep) -> Any:
     """Return a stored check: accepted with its result, or refused with its error."""
     record = store.get_check(check_id)
-    return _as_built({k: v for k, v in record.__dict__.items() if k != "geometry_wkb"})
+    return as_built({k: v for k, v in record.__dict__.items() if k != "geometry_wkb"})
 
 
 @router.post("/{check_id}/rerun", response_model=CheckResult, operation_id="rerunCheck")
 def rerun(check_id: str, store: StoreDep, settings: SettingsDep, rules: RulesDep, caller: CallerDep) -> Any:
     """Re-run a stored check against exactly the layer versions it used; the answer is stored as a new check."""
-    return _as_built(
+    return as_built(
         rerun_check(
             store,
             check_id,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from app.deps import SettingsDep, StoreDep
 from app.parcel_models import (
@@ -20,6 +20,7 @@ from app.parcel_models import (
     SuggestBody,
     SuggestResult,
 )
+from app.responses import as_built
 from sitecheck.parcels import (
     ParcelQuery,
     SuggestRequest,
@@ -98,7 +99,7 @@ def search(
 )
 def suggest(body: SuggestBody, store: StoreDep, rules: RulesDep) -> Any:
     """The best parcels or groups of adjacent parcels for the required area, category and land use."""
-    return suggest_sites(store, rules, SuggestRequest(**body.model_dump()))
+    return as_built(suggest_sites(store, rules, SuggestRequest(**body.model_dump())))
 
 
 @router.get(
@@ -115,7 +116,7 @@ def options(store: StoreDep, rules: RulesDep) -> Any:
 @router.get("/{parcel_id}", response_model=ParcelDetail, operation_id="getParcel", summary="One parcel in full")
 def parcel(parcel_id: str, store: StoreDep, rules: RulesDep) -> Any:
     """A parcel's attributes, compliance per layer with versions, nearest transit and neighbours."""
-    return get_parcel(store, rules, parcel_id)
+    return as_built(get_parcel(store, rules, parcel_id))
 
 
 def _answer(
@@ -140,9 +141,9 @@ def _answer(
     if f == "geojson":
         collection = parcels_geojson(store, rules, query, limits=limits)
         collection["links"] = [link.model_dump(exclude_none=True) for link in _links(request, collection, body)]
-        return JSONResponse(collection, media_type=GEOJSON)
+        return as_built(collection, GEOJSON)
     result = search_parcels(store, rules, query, limits=limits)
-    return result | {"links": _links(request, result, body)}
+    return as_built(result | {"links": [link.model_dump() for link in _links(request, result, body)]})
 
 
 def _links(request: Request, page: dict[str, Any], body: dict[str, Any] | None) -> list[Link]:

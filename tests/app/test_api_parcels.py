@@ -15,6 +15,7 @@ from shapely.geometry import mapping
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.parcel_models import ParcelDetail, ParcelSearchResult, SuggestResult
 from sitecheck.settings import Settings, get_settings
 from tests.sitecheck.test_parcels_truth import to_lonlat, truth
 
@@ -26,6 +27,7 @@ def test_get_search_with_links_and_echoed_weights(client: TestClient) -> None:
     response = client.get("/v1/parcels", params={"district": "高新区", "limit": 2, "weights": "transit:2,in_zone:1"})
     assert response.status_code == 200, response.text
     page = response.json()
+    assert page == ParcelSearchResult.model_validate(page).model_dump(mode="json")  # sent as built, to the model
     assert [item["id"] for item in page["items"]] == ["FX-WH-01", "FX-CLEAN-01"]
     assert page["ranking"]["weights"]["transit"] == 2.0
     assert page["ranking"]["applied_weights"] == pytest.approx({"transit": 2 / 3.15, "status": 0.15 / 3.15,
@@ -88,6 +90,7 @@ def test_parcel_detail_and_not_found(client: TestClient) -> None:
     response = client.get("/v1/parcels/FX-ECO-01")
     assert response.status_code == 200, response.text
     detail = response.json()
+    ParcelDetail.model_validate(detail)
     eco = next(layer for layer in detail["compliance"]["layers"] if layer["layer"] == "eco_redline")
     assert (eco["status"], eco["overlap_m2"], eco["version"]) == ("conflict", 10_000.0, 1)
     assert detail["transit"]["nearest"]["id"] == "FX-ST-01" and detail["neighbours"][0]["id"] == "FX-SLIVER-01"
@@ -101,6 +104,7 @@ def test_suggest(client: TestClient) -> None:
     response = client.post("/v1/parcels/suggest", json={"area_mu": 150, "land_use_code": "M2", "limit": 3})
     assert response.status_code == 200, response.text
     result = response.json()
+    SuggestResult.model_validate(result)
     assert result["use_codes"][0]["prefixes"] == ["100102"] and 1 <= len(result["options"]) <= 3
     assert all(option["check"]["verdict"] in ("compliant", "needs_review") for option in result["options"])
 
