@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from app.docs import add_docs, use_secured_openapi
 from app.errors import add_exception_handlers
@@ -16,6 +17,7 @@ from sitecheck import __version__
 from sitecheck.rules import load_rules
 from sitecheck.settings import Settings, get_settings
 from sitecheck.stores import open_store
+from sitecheck.warmup import warm_up
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings)
         app.state.rules = load_rules(settings.rules_config)
+        await run_in_threadpool(warm_up, app.state.store, app.state.rules)
         try:
             yield
         finally:

@@ -1,0 +1,34 @@
+"""Warming a freshly started service: read once, before the first request, what requests read on first use.
+
+A new worker process otherwise spends its first check reading the slope raster (~0.5 s for a city) and its
+first parcel search reading the search index, while the requests behind them wait; under load that shows
+as a latency spike right after every start or restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sitecheck.errors import SitecheckError
+from sitecheck.parcels import ParcelQuery, search_parcels
+from sitecheck.rules import RuleSet
+from sitecheck.slope import load_raster
+from sitecheck.stores.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def warm_up(store: Store, rules: RuleSet) -> None:
+    """Read the raster layers and the parcel search index; what is not there yet is read when it is."""
+    for layer in store.catalog.by_role("raster"):
+        if layer.source is not None:
+            try:
+                load_raster(Path(layer.source))
+            except SitecheckError as error:
+                log.info("raster %s not read at start: %s", layer.key, error)
+    if store.catalog.by_role("parcels"):
+        try:
+            search_parcels(store, rules, ParcelQuery(limit=1))
+        except SitecheckError as error:  # no parcel layer loaded yet, for one
+            log.info("parcel search index not read at start: %s", error)
