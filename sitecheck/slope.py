@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,16 +59,25 @@ def slope_statistics(raster: Raster, site: BaseGeometry, steep_degrees: float) -
 
     The site must be in the raster's CRS. Returns None when no cell centre with data lies in the site.
     """
-    inverse = ~raster.transform
+    a, b, c, d, e, f = raster.transform[:6]
     minx, miny, maxx, maxy = site.bounds
-    cols, rows = _apply(inverse, np.array([minx, maxx]), np.array([maxy, miny]))
     height, width = raster.values.shape
-    col0, col1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())), width)
-    row0, row1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())), height)
+    if b == 0 and d == 0:  # north-up (every raster we load): the window and the centres need no matrix work
+        cols, rows = sorted(((minx - c) / a, (maxx - c) / a)), sorted(((maxy - f) / e, (miny - f) / e))
+    else:
+        col_pair, row_pair = _apply(~raster.transform, np.array([minx, maxx]), np.array([maxy, miny]))
+        cols, rows = [col_pair.min(), col_pair.max()], [row_pair.min(), row_pair.max()]
+    col0, col1 = max(math.floor(cols[0]), 0), min(math.ceil(cols[1]), width)
+    row0, row1 = max(math.floor(rows[0]), 0), min(math.ceil(rows[1]), height)
     if col0 >= col1 or row0 >= row1:
         return None
-    col_index, row_index = np.meshgrid(np.arange(col0, col1) + 0.5, np.arange(row0, row1) + 0.5)
-    xs, ys = _apply(raster.transform, col_index.ravel(), row_index.ravel())
+    col_centres, row_centres = np.arange(col0, col1) + 0.5, np.arange(row0, row1) + 0.5
+    if b == 0 and d == 0:
+        xs = np.tile(a * col_centres + c, row1 - row0)
+        ys = np.repeat(e * row_centres + f, col1 - col0)
+    else:
+        col_index, row_index = np.meshgrid(col_centres, row_centres)
+        xs, ys = _apply(raster.transform, col_index.ravel(), row_index.ravel())
     inside = shapely.contains_xy(site, xs, ys)
     cells = raster.values[row0:row1, col0:col1].ravel()[inside]
     cells = cells[~np.isnan(cells)]
