@@ -4,10 +4,10 @@ written by ``mvt_writer`` (numpy).
 A layer version is prepared once (``tile_source``): its Web-Mercator geometries, their vertices as arrays, and
 each geometry's minimum clearance — how far its vertices may move before it could become invalid. Snapping to
 the integer tile grid moves a vertex by at most √2/2 units, so a valid geometry whose clearance exceeds √2 units
-at the tile's scale and that lies inside the buffered tile cannot be broken by snapping: in a large tile
-(``NUMPY_PATH_MIN_ROWS``) its vertices are snapped and its rings oriented in numpy. Every other geometry takes
-the GEOS path (``tile_geometries``): clip to the buffered tile, snap, repair only what snapping broke (dropping
-what collapsed), orient. Both paths give the same tile, and the tile is what PostGIS draws.
+at the tile's scale and that lies inside the buffered tile cannot be broken by snapping: in a tile of
+``NUMPY_PATH_MIN_ROWS`` features or more its vertices are snapped and its rings oriented in numpy. Every other
+geometry takes the GEOS path (``tile_geometries``): clip to the buffered tile, snap, repair only what snapping
+broke (dropping what collapsed), orient. Both paths give the same tile, and the tile is what PostGIS draws.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from sitecheck.onemap.mvt_writer import (
     AttributeCodes,
     Paths,
     code_attributes,
-    join_paths,
-    path_commands,
     point_commands,
     run_starts,
     write_layer,
@@ -36,7 +34,7 @@ from sitecheck.onemap.mvt_writer import (
 from sitecheck.onemap.tilegrid import buffered_bounds
 
 SNAP_SAFE_UNITS = 1.5  # clearance beyond which snapping cannot break a geometry (> √2 tile units)
-NUMPY_PATH_MIN_ROWS = 200  # below this every row takes the GEOS path: one path's fixed cost, not two
+NUMPY_PATH_MIN_ROWS = 32  # below this every row takes the GEOS path: one path's fixed cost, not two
 # The MVT geometry type of each Shapely type id (Point, LineString, LinearRing, Polygon, MultiPoint,
 # MultiLineString, MultiPolygon, GeometryCollection): rings and collections are not written.
 _KIND_OF_TYPE = np.array([POINT, LINESTRING, 0, POLYGON, POINT, LINESTRING, POLYGON, 0], dtype=np.int64)
@@ -87,7 +85,7 @@ def encode_layer(name: str, source: TileSource, rows: np.ndarray, fids: np.ndarr
     fast = snaps_safely(source, rows, tile) if len(rows) >= NUMPY_PATH_MIN_ROWS else np.zeros(len(rows), dtype=bool)
     kinds = np.where(fast, source.kinds[rows], 0)
     paths = [_snapped_paths(source, rows, fast.nonzero()[0], tile)] if fast.any() else []
-    pieces = []
+    points = []
     slow = (~fast).nonzero()[0]
     if len(slow):
         prepared = tile_geometries(source.geometries[rows[slow]], tile)
@@ -100,15 +98,14 @@ def encode_layer(name: str, source: TileSource, rows: np.ndarray, fids: np.ndarr
             members = (slow_kinds == kind).nonzero()[0]
             if len(members):
                 paths.append(_geometry_paths(prepared[members], slow[members], closed=kind == POLYGON))
-        points = (slow_kinds == POINT).nonzero()[0]
-        if len(points):
-            parts, owner = shapely.get_parts(prepared[points], return_index=True)
-            pieces.append(point_commands(_grid(shapely.get_coordinates(parts)), slow[points][owner]))
+        members = (slow_kinds == POINT).nonzero()[0]
+        if len(members):
+            parts, owner = shapely.get_parts(prepared[members], return_index=True)
+            points.append(point_commands(_grid(shapely.get_coordinates(parts)), slow[members][owner]))
     elif not paths:
         return b""
-    if paths:
-        pieces.append(path_commands(paths[0] if len(paths) == 1 else join_paths(paths)))
-    return write_layer(name, tile.extent, np.asarray(fids, dtype=np.int64), kinds, pieces, source.attributes, rows)
+    fids = np.asarray(fids, dtype=np.int64)
+    return write_layer(name, tile.extent, fids, kinds, paths, points, source.attributes, rows)
 
 
 def snaps_safely(source: TileSource, rows: np.ndarray, tile: TileSpec) -> np.ndarray:
@@ -142,7 +139,7 @@ def to_tile_grid(coords: np.ndarray, tile: TileSpec) -> np.ndarray:
     """Web-Mercator metres to integer tile units (as floats), y down."""
     minx, _, _, maxy = tile.bounds
     scale = _scale(tile)
-    return np.rint(np.column_stack([(coords[:, 0] - minx) * scale, (maxy - coords[:, 1]) * scale]))
+    return np.rint((coords - (minx, maxy)) * (scale, -scale))
 
 
 def _scale(tile: TileSpec) -> float:

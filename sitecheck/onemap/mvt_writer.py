@@ -3,7 +3,9 @@
 The bytes are exactly those the mapbox-vector-tile encoder writes for the same features (its command rules, its
 value de-duplication, protobuf field order; ``tests/sitecheck/test_mvt_writer.py`` compares them), without its
 cost of about 40 µs per feature in Python: a tile is a few dozen array operations whatever its size. Those cost
-more than plain loops for a small tile (``FEW_FEATURES``, ``FEW_VERTICES``), which is written by loops then.
+more than plain loops for a tile of few features (``FEW_FEATURES``), which is framed feature by feature then, its
+paths written path by path when they have few vertices (``FEW_VERTICES``) from a table of the varints of every
+move within a tile (a lookup per coordinate).
 
 Geometries arrive in integer tile units as paths (rings of polygons, parts of lines, with their vertices) or
 points; attributes arrive coded once per layer version (``code_attributes``), so a tile only gathers codes.
@@ -36,8 +38,18 @@ _VALUE_STRING, _VALUE_DOUBLE, _VALUE_INT, _VALUE_BOOL = b"\x0a", b"\x19", b"\x20
 _UINT64 = (1 << 64) - 1
 _INT64 = range(-(1 << 63), 1 << 63)
 FEW_FEATURES = 100  # tiles with at most this many features are framed in Python
-FEW_VERTICES = 800  # paths with at most this many vertices in all are encoded in Python
+FEW_VERTICES = 800  # and their paths encoded in Python when they have at most this many vertices in all
 _VARINT_LIMITS = np.array([1 << shift for shift in range(7, 64, 7)], dtype=np.uint64)
+# The varints (one or two bytes) of 0 to 2^14 - 1.
+_SMALL_VARINTS = tuple(
+    bytes([value]) if value < 0x80 else bytes([(value & 0x7F) | 0x80, value >> 7]) for value in range(1 << 14)
+)
+_MOVE_TO_ONE, _CLOSE_PATH_ONE = bytes([(1 << 3) | _MOVE_TO]), bytes([(1 << 3) | _CLOSE_PATH])
+# The zig-zag varints (one or two bytes) of the moves from -2^13 to 2^13 - 1, indexed by the move itself (a
+# negative one from the end): those of any tile, whose points lie within its buffered extent.
+_MOVES = tuple(
+    _SMALL_VARINTS[index << 1 if index < 1 << 13 else ((index - (1 << 14)) << 1) ^ -1] for index in range(1 << 14)
+)
 
 
 @dataclass(frozen=True)
@@ -130,8 +142,6 @@ def path_commands(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
     written (ClosePath is); a point repeating the previous one is dropped; a path left with no LineTo is dropped,
     and with its exterior ring the whole polygon (its holes too).
     """
-    if len(paths.xy) <= FEW_VERTICES:
-        return _few_path_commands(paths)
     xy, vertex_path = paths.xy, paths.vertex_path
     closing = _run_ends(vertex_path) & paths.closed[vertex_path]
     xy, vertex_path = xy[~closing], vertex_path[~closing]
@@ -161,47 +171,90 @@ def path_commands(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
     return paths.feature[shown].repeat(per_path), commands
 
 
-def _few_path_commands(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
-    """``path_commands`` for a few vertices, path by path in Python (cheaper than its array operations)."""
-    owners: list[int] = []
-    commands: list[int] = []
-    bounds = np.searchsorted(paths.vertex_path, np.arange(len(paths.feature) + 1)).tolist()
-    xy = paths.xy.tolist()
-    feature_of, opens, closed = paths.feature.tolist(), paths.opens_part.tolist(), paths.closed.tolist()
-    last_x = last_y = 0
+def path_geometries(paths: Paths) -> dict[int, bytes]:
+    """The ``geometry`` fields (commands as varints) of lines and rings, per feature, path by path in Python
+    (for a few vertices, cheaper than ``path_commands`` and ``_varints``), by the rules of ``path_commands``."""
+    if not len(paths.xy):
+        return {}
+    geometries: dict[int, bytes] = {}
+    bounds = np.searchsorted(paths.vertex_path, np.arange(len(paths.feature) + 1))
+    ends = bounds[1:] - paths.closed  # a ring's closing point is not written
+    firsts = paths.xy[np.minimum(bounds[:-1], len(paths.xy) - 1)].tolist()
+    lasts = paths.xy[np.maximum(ends - 1, 0)].tolist()
+    # Each point's move from the previous one (0, 0 for a repeated point), written from a table when every move
+    # (the first ones from 0, 0 too) is within its range, as in any tile.
+    low, high = int(paths.xy.min(initial=0)), int(paths.xy.max(initial=0))
+    table: tuple[bytes, ...] | _AnyMoves = _MOVES if high - low < len(_MOVES) // 2 else _AnyMoves()
+    steps = np.diff(paths.xy, axis=0).tolist()
+    encoded: list[bytes] = []
     current = -1
+    last_x = last_y = 0
     part_written = False
-    for path, feature in enumerate(feature_of):
+    for path, (feature, opens, start, end, closed) in enumerate(
+        zip(
+            paths.feature.tolist(),
+            paths.opens_part.tolist(),
+            bounds[:-1].tolist(),
+            ends.tolist(),
+            paths.closed.tolist(),
+            strict=True,
+        )
+    ):
         if feature != current:
-            current, last_x, last_y = feature, 0, 0
-        if not opens[path] and not part_written:
+            if encoded:
+                geometries[current] = b"".join(encoded)
+            current, last_x, last_y, encoded = feature, 0, 0, []
+        if not opens and not part_written:
             continue  # a hole of a polygon whose exterior was dropped
-        points = xy[bounds[path] : bounds[path + 1] - 1 if closed[path] else bounds[path + 1]]
-        written = 0
-        if points:
-            x, y = points[0]
-            encoded = [(1 << 3) | _MOVE_TO, _zigzag(x - last_x), _zigzag(y - last_y), 0]
-            px, py = x, y
-            for x, y in points[1:]:
-                if x != px or y != py:
-                    encoded += (_zigzag(x - px), _zigzag(y - py))
-                    px, py = x, y
-                    written += 1
-            if written:
-                encoded[3] = (written << 3) | _LINE_TO
-                if closed[path]:
-                    encoded.append((1 << 3) | _CLOSE_PATH)
-                commands += encoded
-                owners += [feature] * len(encoded)
-                last_x, last_y = px, py
-        if opens[path]:
-            part_written = written > 0
-    return np.asarray(owners, dtype=np.int64), np.asarray(commands, dtype=np.uint64)
+        moves: list[bytes] = []
+        add = moves.append
+        for dx, dy in steps[start : end - 1]:  # the points after the first
+            if dx or dy:
+                add(table[dx])
+                add(table[dy])
+        if moves:
+            x, y = firsts[path]
+            encoded += (_MOVE_TO_ONE, table[x - last_x], table[y - last_y])
+            encoded.append(_varint((len(moves) // 2 << 3) | _LINE_TO))
+            encoded += moves
+            if closed:
+                encoded.append(_CLOSE_PATH_ONE)
+            last_x, last_y = lasts[path]  # the last point written, or one it repeats
+        if opens:
+            part_written = bool(moves)
+    if encoded:
+        geometries[current] = b"".join(encoded)
+    return geometries
 
 
-def _zigzag(move: int) -> int:
-    """A signed move as MVT writes it."""
-    return (move << 1) ^ (move >> 63)
+class _AnyMoves:
+    """The zig-zag varint of any move (``_MOVES`` holds those of a tile's)."""
+
+    def __getitem__(self, move: int) -> bytes:
+        """The varint of one move."""
+        return _varint((move << 1) ^ (move >> 63))
+
+
+class _AnyVarints:
+    """The varint of any unsigned value (``_SMALL_VARINTS`` holds those of the small ones)."""
+
+    def __getitem__(self, value: int) -> bytes:
+        """The varint of one value."""
+        return _varint(value)
+
+
+def command_geometries(owner: np.ndarray, commands: np.ndarray) -> dict[int, bytes]:
+    """The ``geometry`` fields of features from their commands (``owner``: the feature of each command, one
+    feature's commands consecutive)."""
+    if not len(commands):
+        return {}
+    encoded = _varints(commands)
+    firsts = np.flatnonzero(run_starts(owner))
+    byte_at = np.concatenate([[0], _varint_sizes(commands).cumsum()])[np.append(firsts, len(owner))].tolist()
+    return {
+        feature: encoded[start:end]
+        for feature, start, end in zip(owner[firsts].tolist(), byte_at[:-1], byte_at[1:], strict=True)
+    }
 
 
 def join_paths(groups: Sequence[Paths]) -> Paths:
@@ -223,23 +276,33 @@ def write_layer(
     extent: int,
     fids: np.ndarray,
     kinds: np.ndarray,
-    pieces: Sequence[tuple[np.ndarray, np.ndarray]],
+    paths: Sequence[Paths],
+    points: Sequence[tuple[np.ndarray, np.ndarray]],
     attributes: AttributeCodes,
     rows: np.ndarray,
 ) -> bytes:
     """Write a tile of one layer. Per feature: its id, MVT geometry type and attribute row (in ``attributes``);
-    ``pieces`` are (feature of each command, commands) as ``path_commands`` and ``point_commands`` return,
-    each in feature order. A feature left with no command is not written."""
-    owner = np.concatenate([np.zeros(0, dtype=np.int64), *(feature for feature, _ in pieces)])
-    commands = np.concatenate([np.zeros(0, dtype=np.uint64), *(c for _, c in pieces)])
-    commands = commands[np.argsort(owner, kind="stable")]  # one piece per feature: whole runs move
-    counts = np.bincount(owner, minlength=len(fids))
-    drawn = counts.nonzero()[0]
-    if len(drawn) <= FEW_FEATURES:
-        features, keys, values = _few_features(
-            fids[drawn], kinds[drawn], counts[drawn], commands, attributes, rows[drawn]
-        )
+    ``paths`` are groups of lines and rings, each group of its own features, and ``points`` (feature of each
+    command, commands) as ``point_commands`` returns. A feature left with no command is not written."""
+    if len(fids) <= FEW_FEATURES:
+        geometries: dict[int, bytes] = {}
+        if sum(len(group.xy) for group in paths) <= FEW_VERTICES:
+            for group in paths:
+                geometries.update(path_geometries(group))
+        elif paths:
+            geometries.update(command_geometries(*path_commands(paths[0] if len(paths) == 1 else join_paths(paths))))
+        for owner, commands in points:
+            geometries.update(command_geometries(owner, commands))
+        features, keys, values = _few_features(fids, kinds, geometries, attributes, rows)
     else:
+        pieces = [*points]
+        if paths:
+            pieces.append(path_commands(paths[0] if len(paths) == 1 else join_paths(paths)))
+        owner = np.concatenate([np.zeros(0, dtype=np.int64), *(feature for feature, _ in pieces)])
+        commands = np.concatenate([np.zeros(0, dtype=np.uint64), *(c for _, c in pieces)])
+        commands = commands[np.argsort(owner, kind="stable")]  # one piece per feature: whole runs move
+        counts = np.bincount(owner, minlength=len(fids))
+        drawn = counts.nonzero()[0]
         tags, tag_counts, key_fields, value_codes = _tags(attributes, rows[drawn])
         features = _feature_stream(fids[drawn], tag_counts, tags, kinds[drawn], counts[drawn], commands)
         keys, values = key_fields.tolist(), value_codes.tolist()
@@ -259,49 +322,48 @@ def write_layer(
 def _few_features(
     fids: np.ndarray,
     kinds: np.ndarray,
-    counts: np.ndarray,
-    commands: np.ndarray,
+    geometries: Mapping[int, bytes],
     attributes: AttributeCodes,
     rows: np.ndarray,
 ) -> tuple[bytes, list[int], list[int]]:
     """The ``features`` fields of a tile with few features, framed feature by feature in Python (for a few, a
     loop costs less than the array operations of ``_tags`` and ``_feature_stream``), and the layer's keys (field
-    indexes) and values (codes), both in order of first use."""
-    geometry = _varints(commands)
-    byte_ends = np.concatenate([[0], _varint_sizes(commands).cumsum()])[counts.cumsum()].tolist()
-    codes = attributes.codes[rows]
-    classes = attributes.classes[codes] if attributes.entries else codes  # read only where a code is >= 0
-    key_index: dict[int, int] = {}
-    value_index: dict[int, int] = {}
-    values: list[int] = []  # the first code used of each value table entry
+    indexes) and values (codes), both in order of first use. ``geometries``: the drawn features' geometry fields
+    by position."""
+    drawn = sorted(geometries)
+    codes = attributes.codes[rows[drawn]]
+    present = codes >= 0
+    feature_of, field = present.nonzero()  # row-major: features in order, fields in configured order
+    used_codes = codes[feature_of, field]
+    used, fields = used_codes.tolist(), field.tolist()
+    # A value table entry serves the codes of one class (1 and 1.0, as a writer's dict); it is written as the
+    # first code used, and both tables are in order of first use, as a writer fills them feature after feature.
+    same = attributes.classes[used_codes].tolist()
+    first_code = dict(zip(reversed(same), reversed(used), strict=True))
+    value_index = {entry: index for index, entry in enumerate(dict.fromkeys(same))}
+    key_index = {key: index for index, key in enumerate(dict.fromkeys(fields))}
+    varint = _SMALL_VARINTS if max(len(value_index), len(key_index)) <= len(_SMALL_VARINTS) else _AnyVarints()
+    tags: list[bytes] = [b""] * (2 * len(used))  # the key and the value of each attribute
+    tags[0::2] = [varint[key_index[key]] for key in fields]
+    tags[1::2] = [varint[value_index[entry]] for entry in same]
+    tag_ends = (2 * present.sum(axis=1)).cumsum().tolist()
     features: list[bytes] = []
     start = 0
-    for fid, kind, row_codes, row_classes, end in zip(
-        fids.tolist(), kinds.tolist(), codes.tolist(), classes.tolist(), byte_ends, strict=True
-    ):
-        tags: list[int] = []
-        for field, (code, same) in enumerate(zip(row_codes, row_classes, strict=True)):
-            if code < 0:
-                continue
-            index = value_index.get(same)
-            if index is None:
-                index = value_index[same] = len(values)
-                values.append(code)
-            tags += (key_index.setdefault(field, len(key_index)), index)
-        one_byte = len(values) < 0x80 and len(key_index) < 0x80  # then every tag is a one-byte varint
-        packed_tags = bytes(tags) if one_byte else b"".join(map(_varint, tags))
+    for position, fid, kind, end in zip(drawn, fids[drawn].tolist(), kinds[drawn].tolist(), tag_ends, strict=True):
+        packed = b"".join(tags[start:end])
+        start = end
+        geometry = geometries[position]
         body = b"".join(
             (
-                _FEATURE_ID_KEY + _varint(fid) if fid >= 0 else b"",
-                _FEATURE_TAGS_KEY + _varint(len(packed_tags)) + packed_tags if tags else b"",
+                _FEATURE_ID_KEY + _varint(fid) if fid >= 0 else b"",  # a writer leaves a negative id out
+                _FEATURE_TAGS_KEY + _varint(len(packed)) + packed if packed else b"",
                 bytes((_FEATURE_TYPE, kind, _FEATURE_GEOMETRY)),
-                _varint(end - start),
-                geometry[start:end],
+                _varint(len(geometry)),
+                geometry,
             )
         )
-        features.append(_LAYER_FEATURE_KEY + _varint(len(body)) + body)
-        start = end
-    return b"".join(features), list(key_index), values
+        features += (_LAYER_FEATURE_KEY, _varint(len(body)), body)
+    return b"".join(features), list(key_index), [first_code[entry] for entry in value_index]
 
 
 def _tags(attributes: AttributeCodes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -448,6 +510,10 @@ def _varints(values: np.ndarray) -> bytes:
 
 def _varint(value: int) -> bytes:
     """One unsigned value as a protobuf varint."""
+    if value < len(_SMALL_VARINTS):
+        return _SMALL_VARINTS[value]
+    if value < 1 << 21:
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)

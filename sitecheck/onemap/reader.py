@@ -16,12 +16,13 @@ _LOCK = threading.Lock()
 
 def feature_reader(store: Store) -> FeatureReader:
     """Return the store's reader (made once per store: it caches version metadata and Web-Mercator copies)."""
-    with _LOCK:
-        reader = _READERS.get(store)
-        if reader is None:
-            reader = _make_reader(store)
-            _READERS[store] = reader
-        return reader
+    reader = _READERS.get(store)
+    if reader is None:
+        with _LOCK:
+            reader = _READERS.get(store)
+            if reader is None:
+                reader = _READERS[store] = _make_reader(store)
+    return reader
 
 
 def _make_reader(store: Store) -> FeatureReader:

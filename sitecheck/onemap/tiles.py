@@ -43,21 +43,21 @@ def get_tile(
     """Return one tile of a layer version, or only its ETag when ``If-None-Match`` already names it."""
     version = layer_version(store, layer_key, version_number)
     tile = tile_spec(z, x, y)
-    etag = tile_etag(store, version, tile)
+    tiles = _store_tiles(store)
+    etag = tiles.etag(store, version, tile)
     if if_none_match is not None and _matches(if_none_match, etag):
         return TileAnswer(data=None, etag=etag)
-    cache = _tile_cache(store)
-    answer = cache.get(etag)
+    answer = tiles.get(etag)
     if answer is None:
         rendered: RenderedTile = feature_reader(store).render_tile(version, tile)
         answer = TileAnswer(data=rendered.data, etag=etag, truncated=rendered.truncated)
-        cache.put(answer)
+        tiles.put(answer)
     return answer
 
 
 def clear_tile_cache(store: Store) -> None:
     """Forget the store's rendered tiles (the next request for each renders it again)."""
-    _tile_cache(store).clear()
+    _store_tiles(store).clear()
 
 
 def prepare_tiles(store: Store, layer_key: str, version_number: int) -> None:
@@ -77,10 +77,20 @@ def current_tile_version(store: Store, layer_key: str, z: int, x: int, y: int) -
 
 def tile_etag(store: Store, version: LayerVersion, tile: TileSpec) -> str:
     """Return the strong ETag of a tile: a digest of everything that determines its bytes."""
+    return _tile_digest(_etag_prefix(store, version), tile)
+
+
+def _etag_prefix(store: Store, version: LayerVersion) -> bytes:
+    """What determines every tile of a layer version (engine, layer, version and its sha256, reported fields)."""
     reported = ",".join(store.catalog.get(version.layer_key).report)
     parts = (store.engine, version.layer_key, str(version.version), version.sha256, reported)
-    key = "\x1f".join((*parts, f"{tile.z}/{tile.x}/{tile.y}", RENDER_REVISION))
-    return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + '"'
+    return "\x1f".join((*parts, "")).encode("utf-8")
+
+
+def _tile_digest(prefix: bytes, tile: TileSpec) -> str:
+    """The ETag of one tile of the version whose ``_etag_prefix`` this is."""
+    key = prefix + f"{tile.z}/{tile.x}/{tile.y}\x1f{RENDER_REVISION}".encode()
+    return '"' + hashlib.sha256(key).hexdigest()[:32] + '"'
 
 
 def tilejson(store: Store, layer_key: str, tiles_url: str) -> dict[str, Any]:
@@ -120,14 +130,24 @@ def tilejson(store: Store, layer_key: str, tiles_url: str) -> dict[str, Any]:
     }
 
 
-class _TileCache:
-    """Rendered tiles by ETag, least recently used dropped first once over ``TILE_CACHE_BYTES``."""
+class _StoreTiles:
+    """A store's rendered tiles by ETag, least recently used dropped first once over ``TILE_CACHE_BYTES``, and
+    the ETag prefix of each version asked for (versions never change)."""
 
     def __init__(self) -> None:
         """Start empty."""
         self._tiles: OrderedDict[str, TileAnswer] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._prefixes: dict[tuple[str, int], bytes] = {}
+
+    def etag(self, store: Store, version: LayerVersion, tile: TileSpec) -> str:
+        """Return the tile's ETag (``tile_etag``)."""
+        key = (version.layer_key, version.version)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = _etag_prefix(store, version)
+        return _tile_digest(prefix, tile)
 
     def get(self, etag: str) -> TileAnswer | None:
         """Return a kept tile, or None."""
@@ -158,17 +178,19 @@ class _TileCache:
             self._bytes = 0
 
 
-_CACHES: WeakKeyDictionary[Store, _TileCache] = WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
+_STORE_TILES: WeakKeyDictionary[Store, _StoreTiles] = WeakKeyDictionary()
+_STORE_TILES_LOCK = threading.Lock()
 
 
-def _tile_cache(store: Store) -> _TileCache:
-    """Return the store's tile cache (made on first use; it goes with the store)."""
-    with _CACHES_LOCK:
-        cache = _CACHES.get(store)
-        if cache is None:
-            cache = _CACHES[store] = _TileCache()
-        return cache
+def _store_tiles(store: Store) -> _StoreTiles:
+    """Return the store's tiles (made on first use; they go with the store)."""
+    tiles = _STORE_TILES.get(store)
+    if tiles is None:
+        with _STORE_TILES_LOCK:
+            tiles = _STORE_TILES.get(store)
+            if tiles is None:
+                tiles = _STORE_TILES[store] = _StoreTiles()
+    return tiles
 
 
 def _matches(header: str, etag: str) -> bool:

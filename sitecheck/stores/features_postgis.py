@@ -6,13 +6,16 @@ the copy is built once, on the first tile of a version, under an advisory lock (
 Web-Mercator geometry is the faster tile path).
 
 The per-request paths (a tile, the current version of a layer) are one statement each: built with SQLAlchemy
-Core once per version, compiled once, and run as a server-side prepared statement on the pooled connection's
-psycopg driver connection, which saves SQLAlchemy's execution machinery (about as long as a small tile's query).
+Core once per version, compiled once, and run as a server-side prepared statement on a psycopg connection of the
+reader's own (``_ReadConnections``: made by the store's engine, then detached from its pool and kept in
+autocommit), which saves SQLAlchemy's execution machinery, the pool's checkout and reset and BEGIN/COMMIT, each
+about as long as a small tile's query.
 """
 
 from __future__ import annotations
 
 import hashlib
+import select as select_module
 import threading
 import weakref
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Engine,
     Float,
     Integer,
     MetaData,
@@ -35,6 +39,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    event,
     func,
     literal,
     select,
@@ -42,6 +47,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from sitecheck.errors import StoreUnavailable, VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
@@ -75,6 +81,7 @@ class PostgisFeatures:
         self.store: PostgisStore = weakref.proxy(store)
         # Reads are single statements over immutable tables: the store's autocommit engine saves BEGIN/COMMIT.
         self._reads = store.read_db
+        self._connections = _ReadConnections(store.db)
         self._versions: dict[tuple[str, int], _VersionTables] = {}
         self._tile_tables_ready: set[str] = set()
         self._tile_statements: dict[tuple[str, int], str] = {}
@@ -179,25 +186,14 @@ class PostgisFeatures:
             yield conn
 
     def _run(self, statement: str, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
-        """Run a prepared single-row statement in autocommit on a pooled connection's psycopg connection; return
-        its row. Driver faults become StoreUnavailable; a lost connection is discarded."""
-        with unavailable_on_fault():
-            pooled = self._reads.raw_connection()
+        """Run a prepared single-row statement on one of the reader's autocommit connections; return its row.
+        Driver faults become StoreUnavailable; a lost connection is discarded."""
+        conn = self._connections.take()
         try:
-            driver = pooled.driver_connection
-            assert isinstance(driver, psycopg.Connection)
-            # Autocommit saves BEGIN/COMMIT round trips; the pooled connection goes back as it came (transactional).
-            driver.autocommit = True
-            try:
-                with unavailable_on_fault():
-                    return driver.execute(statement, parameters, prepare=True).fetchone()
-            finally:
-                if driver.broken:
-                    pooled.invalidate()
-                elif not driver.closed:  # a broken one is closed, and discarded
-                    driver.autocommit = False
+            with unavailable_on_fault():
+                return conn.execute(statement, parameters, prepare=True).fetchone()
         finally:
-            pooled.close()
+            self._connections.give_back(conn)
 
     def _prepare(self, statement: Select[Any], *parameters: str) -> str:
         """Compile a statement once for the psycopg driver: only ``parameters`` stay bound (their values here are
@@ -291,15 +287,19 @@ class PostgisFeatures:
             _const(MERCATOR_SRID, Integer),
         )
         extent = _const(tile.extent, Integer)
+        # The envelopes are scalar subqueries (InitPlans, evaluated once per execution), so that no estimate
+        # depends on the tile: after its first five executions on a connection the server keeps one generic plan
+        # instead of planning every tile, which costs about as much as running a z16 tile.
+        margin = _const(tile.buffer / tile.extent, Float)
+        envelope = select(func.ST_TileEnvelope(z, x, y)).scalar_subquery()
+        search = select(func.ST_TileEnvelope(z, x, y, world, margin)).scalar_subquery()
         rows = (
             select(
                 t.c[FID],
                 *(t.c[name] for name in tables.reported),
-                func.ST_AsMVTGeom(
-                    t.c.geom, func.ST_TileEnvelope(z, x, y), extent, _const(tile.buffer, Integer), true()
-                ).label("geom"),
+                func.ST_AsMVTGeom(t.c.geom, envelope, extent, _const(tile.buffer, Integer), true()).label("geom"),
             )
-            .where(t.c.geom.op("&&")(func.ST_TileEnvelope(z, x, y, world, _const(tile.buffer / tile.extent, Float))))
+            .where(t.c.geom.op("&&")(search))
             .where(t.c[SIZE_COLUMN] >= cast(bindparam("min_size", 0.0, type_=Float), Float))
             .order_by(t.c[SIZE_COLUMN].desc(), t.c[FID])
             .limit(bindparam("cap", 0, type_=Integer))
@@ -330,6 +330,72 @@ class PostgisFeatures:
             attributes={name: mapping[name] for name in reported},
             geometry=shapely.from_wkb(bytes(mapping["wkb"])),
         )
+
+
+class _ReadConnections:
+    """Autocommit psycopg connections for the per-request reads (a tile, a layer's current version).
+
+    Each is made by the store's engine (its URL, session options and statement timeout), then detached from the
+    engine's pool and switched to autocommit once: a read then costs no pool checkout and reset and no autocommit
+    switch each way (together about as long as a z16 tile's query when the process's caches are cold), and each
+    connection keeps its prepared statements. Idle ones are kept up to the size of the engine's pool, checked as
+    the engine checks its own at checkout, and closed when the engine is disposed (``Store.close()``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        """Make connections with this engine (none yet)."""
+        self._engine = engine
+        self._idle: list[psycopg.Connection] = []
+        self._keep = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+        event.listen(engine, "engine_disposed", self._close_idle)
+
+    def take(self) -> psycopg.Connection:
+        """Return an idle connection whose server is still there, or a new one."""
+        while True:
+            try:
+                conn = self._idle.pop()  # atomic: no lock
+            except IndexError:
+                return self._connect()
+            if _still_open(conn):
+                return conn
+            conn.close()
+
+    def give_back(self, conn: psycopg.Connection) -> None:
+        """Keep a connection for the next read, or close it (lost, not idle, or enough kept)."""
+        idle = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        if idle and len(self._idle) < self._keep:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def _connect(self) -> psycopg.Connection:
+        """A new autocommit connection from the engine, detached from its pool."""
+        with unavailable_on_fault():
+            pooled = self._engine.raw_connection()
+        conn = pooled.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        pooled.detach()
+        conn.autocommit = True
+        return conn
+
+    def _close_idle(self, _engine: Engine) -> None:
+        """Close the idle connections (the engine is being disposed)."""
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                return
+            conn.close()
+
+
+def _still_open(conn: psycopg.Connection) -> bool:
+    """True when an idle connection's server has not hung up: a terminated backend or a restarted server sends
+    its goodbye and closes the socket, so the socket polls readable, while a healthy idle one's does not."""
+    if conn.closed or conn.broken:
+        return False
+    poller = select_module.poll()
+    poller.register(conn.pgconn.socket, select_module.POLLIN | select_module.POLLHUP)
+    return not poller.poll(0)
 
 
 def _const(value: Any, type_: Any) -> Any:

@@ -82,18 +82,14 @@ def _mapbox_tile(
     return encoded
 
 
-@pytest.fixture(params=["loops", "arrays"])
+@pytest.fixture(params=["loops", "mixed", "arrays"])
 def encoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way the encoder works: small tiles (GEOS, then Python loops) and large ones (the numpy snapping of
+    """Each way the encoder works: small tiles (GEOS, then Python loops), tiles of few features with many
+    vertices (commands in array operations, features framed in Python) and large ones (the numpy snapping of
     safe geometries, array operations throughout), forced here whatever the tile's size."""
-    if request.param == "arrays":
-        monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 0)
-        monkeypatch.setattr(mvt_writer, "FEW_FEATURES", 0)
-        monkeypatch.setattr(mvt_writer, "FEW_VERTICES", 0)
-    else:
-        monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 10**9)
-        monkeypatch.setattr(mvt_writer, "FEW_FEATURES", 10**9)
-        monkeypatch.setattr(mvt_writer, "FEW_VERTICES", 10**9)
+    monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 0 if request.param == "arrays" else 10**9)
+    monkeypatch.setattr(mvt_writer, "FEW_FEATURES", 0 if request.param == "arrays" else 10**9)
+    monkeypatch.setattr(mvt_writer, "FEW_VERTICES", 10**9 if request.param == "loops" else 0)
     return str(request.param)
 
 
