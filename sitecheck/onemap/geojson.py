@@ -6,13 +6,13 @@ Geometries are never round-tripped through Python dicts (DESIGN §10: parsing bi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import shapely
 
+from sitecheck.jsontext import dumps_text
 from sitecheck.onemap.bbox import CRS84, epsg_of
 from sitecheck.projection import transform_geometries
 
@@ -39,14 +39,14 @@ def geometry_texts(geometries: Sequence[Any], source_crs: str, crs: str) -> list
 
 
 def feature_text(feature_id: str | int, properties: Mapping[str, Any], geometry: str) -> str:
-    """Return one GeoJSON Feature as text, its geometry text inserted as it is."""
+    """Return one GeoJSON Feature as text, its geometry text inserted as it is (NaN properties become null)."""
     return (
         '{"type":"Feature","id":'
-        + json.dumps(feature_id, ensure_ascii=False)
+        + dumps_text(feature_id)
         + ',"geometry":'
         + geometry
         + ',"properties":'
-        + json.dumps(_finite(properties), ensure_ascii=False, separators=(",", ":"), default=str)
+        + dumps_text(dict(properties))
         + "}"
     )
 
@@ -63,14 +63,3 @@ def crs_member(crs: str) -> dict[str, Any] | None:
     if crs == CRS84:
         return None
     return {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg_of(crs)}"}}
-
-
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinities (not JSON) by null, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

@@ -18,6 +18,7 @@ from sitecheck.check import check_site
 from sitecheck.errors import LayerNotFound, ParameterInvalid
 from sitecheck.intake import read_site_geometry
 from sitecheck.onemap.checkmap import CheckMapRequest, build_check_map
+from sitecheck.onemap.geojson import feature_text
 from sitecheck.onemap.overlay import OverlayRequest, build_overlay
 from sitecheck.rules import ProjectFacts, load_rules
 from sitecheck.settings import SAMPLE_CITY_DIR
@@ -153,3 +154,10 @@ def test_check_map_uses_the_versions_the_check_used(empty_store: Store, tmp_path
     assert _ids(collection, "eco_redline", "feature") == ["FX-HX-01"]
     current = _overlay(empty_store, bbox=V, bbox_crs="EPSG:4528", layers="eco_redline")
     assert current["layers"][0]["version"] == 2 and _ids(current, "eco_redline") == []
+
+
+def test_feature_text_writes_json_even_for_nan_properties() -> None:
+    """A NaN or infinite attribute (a source's missing number) becomes null: the document stays valid JSON."""
+    text = feature_text("F1", {"MJ": float("nan"), "GKCS": float("inf"), "HXMC": "红线", "N": 3}, '{"type":"Point"}')
+    parsed = json.loads(text)
+    assert parsed["properties"] == {"MJ": None, "GKCS": None, "HXMC": "红线", "N": 3} and parsed["id"] == "F1"
