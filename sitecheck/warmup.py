@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sitecheck.errors import SitecheckError
 from sitecheck.parcels import ParcelQuery, search_parcels
+from sitecheck.parcels.refresh import fresh_state
 from sitecheck.rules import RuleSet
 from sitecheck.slope import load_raster
 from sitecheck.stores.base import Store
@@ -20,15 +21,16 @@ log = logging.getLogger(__name__)
 
 
 def warm_up(store: Store, rules: RuleSet) -> None:
-    """Read the raster layers and the parcel search index; what is not there yet is read when it is."""
+    """Read the raster layers and, when its figures are up to date, the parcel search index."""
     for layer in store.catalog.by_role("raster"):
         if layer.source is not None:
             try:
                 load_raster(Path(layer.source))
             except SitecheckError as error:
                 log.info("raster %s not read at start: %s", layer.key, error)
-    if store.catalog.by_role("parcels"):
-        try:
+    try:
+        # Only figures already up to date: recomputing stale ones is the first search's (or a load's) work.
+        if fresh_state(store, rules) is not None:
             search_parcels(store, rules, ParcelQuery(limit=1))
-        except SitecheckError as error:  # no parcel layer loaded yet, for one
-            log.info("parcel search index not read at start: %s", error)
+    except SitecheckError as error:
+        log.info("parcel search index not read at start: %s", error)

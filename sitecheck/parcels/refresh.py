@@ -54,6 +54,17 @@ def require_layers(layout: ParcelLayout, pointers: dict[str, int]) -> None:
         )
 
 
+def fresh_state(store: Store, rules: RuleSet) -> ParcelState | None:
+    """The stored state when it is up to date with the layers and rules in force, else None (nothing recomputed)."""
+    layout = ParcelLayout.of(store.catalog, rules)
+    if layout is None:
+        return None
+    engine = parcel_engine(store)
+    pointers = engine.pointers()
+    state = engine.read_state()
+    return state if is_fresh(layout, rules_fingerprint(rules, layout), state, pointers) else None
+
+
 def ensure_fresh(store: Store, rules: RuleSet) -> ParcelState:
     """Return the stored state, recomputing stale parts first when a layer or the rules changed."""
     layout = layout_of(store, rules)
