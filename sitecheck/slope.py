@@ -62,7 +62,8 @@ def slope_statistics(raster: Raster, site: BaseGeometry, steep_degrees: float) -
     a, b, c, d, e, f = raster.transform[:6]
     minx, miny, maxx, maxy = site.bounds
     height, width = raster.values.shape
-    if b == 0 and d == 0:  # north-up (every raster we load): the window and the centres need no matrix work
+    north_up = b == 0 and d == 0  # every raster we load: the window and the centres need no matrix work
+    if north_up:
         cols, rows = sorted(((minx - c) / a, (maxx - c) / a)), sorted(((maxy - f) / e, (miny - f) / e))
     else:
         col_pair, row_pair = _apply(~raster.transform, np.array([minx, maxx]), np.array([maxy, miny]))
@@ -72,7 +73,7 @@ def slope_statistics(raster: Raster, site: BaseGeometry, steep_degrees: float) -
     if col0 >= col1 or row0 >= row1:
         return None
     col_centres, row_centres = np.arange(col0, col1) + 0.5, np.arange(row0, row1) + 0.5
-    if b == 0 and d == 0:
+    if north_up:
         xs = np.tile(a * col_centres + c, row1 - row0)
         ys = np.repeat(e * row_centres + f, col1 - col0)
     else:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from weakref import WeakKeyDictionary
-
 from sitecheck.config import LayerConfig
 from sitecheck.errors import LayerNotFound, VersionNotFound
 from sitecheck.onemap.model import FeatureReader
+from sitecheck.onemap.per_store import PerStore
 from sitecheck.stores.base import LayerVersion, Store
-
-_READERS: WeakKeyDictionary[Store, FeatureReader] = WeakKeyDictionary()
-_LOCK = threading.Lock()
 
 
 def feature_reader(store: Store) -> FeatureReader:
     """Return the store's reader (made once per store: it caches version metadata and Web-Mercator copies)."""
-    reader = _READERS.get(store)
-    if reader is None:
-        with _LOCK:
-            reader = _READERS.get(store)
-            if reader is None:
-                reader = _READERS[store] = _make_reader(store)
-    return reader
+    return _READERS(store)
 
 
 def _make_reader(store: Store) -> FeatureReader:
@@ -65,3 +54,6 @@ def layer_version(store: Store, layer_key: str, number: int) -> LayerVersion:
     """Return a given version of a vector layer, or raise LayerNotFound / VersionNotFound."""
     vector_layer(store, layer_key)
     return feature_reader(store).version(layer_key, number)
+
+
+_READERS: PerStore[FeatureReader] = PerStore(_make_reader)

@@ -13,11 +13,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sitecheck.errors import VersionNotFound
 from sitecheck.onemap.bbox import to_crs84_bounds
 from sitecheck.onemap.model import RenderedTile, TileSpec
+from sitecheck.onemap.per_store import PerStore
 from sitecheck.onemap.reader import current_version, feature_reader, layer_version, vector_layer
 from sitecheck.onemap.tilegrid import TILEJSON_MAXZOOM, TILEJSON_MINZOOM, tile_spec
 from sitecheck.stores.base import LayerVersion, Store
@@ -178,19 +178,8 @@ class _StoreTiles:
             self._bytes = 0
 
 
-_STORE_TILES: WeakKeyDictionary[Store, _StoreTiles] = WeakKeyDictionary()
-_STORE_TILES_LOCK = threading.Lock()
-
-
-def _store_tiles(store: Store) -> _StoreTiles:
-    """Return the store's tiles (made on first use; they go with the store)."""
-    tiles = _STORE_TILES.get(store)
-    if tiles is None:
-        with _STORE_TILES_LOCK:
-            tiles = _STORE_TILES.get(store)
-            if tiles is None:
-                tiles = _STORE_TILES[store] = _StoreTiles()
-    return tiles
+# A store's tiles, made on first use; they go with the store.
+_store_tiles: PerStore[_StoreTiles] = PerStore(lambda _store: _StoreTiles())
 
 
 def _matches(header: str, etag: str) -> bool:

@@ -15,7 +15,6 @@ about as long as a small tile's query.
 from __future__ import annotations
 
 import hashlib
-import select as select_module
 import threading
 import weakref
 from collections.abc import Iterator
@@ -55,7 +54,7 @@ from sitecheck.onemap.tilegrid import HALF_WORLD_M
 from sitecheck.stores.base import FEATURE_ID, FEATURE_KIND, FEATURE_NAME, FID, LayerVersion, SourceField
 from sitecheck.stores.pg_overlay import quote
 from sitecheck.stores.pg_tables import feature_table, subdivided_table
-from sitecheck.stores.postgis import PostgisStore, unavailable_on_fault
+from sitecheck.stores.postgis import PostgisStore, idle_connection_alive, unavailable_on_fault
 
 MERCATOR_SRID = 3857
 SIZE_COLUMN = "_size_m"
@@ -356,7 +355,7 @@ class _ReadConnections:
                 conn = self._idle.pop()  # atomic: no lock
             except IndexError:
                 return self._connect()
-            if _still_open(conn):
+            if idle_connection_alive(conn):
                 return conn
             conn.close()
 
@@ -386,16 +385,6 @@ class _ReadConnections:
             except IndexError:
                 return
             conn.close()
-
-
-def _still_open(conn: psycopg.Connection) -> bool:
-    """True when an idle connection's server has not hung up: a terminated backend or a restarted server sends
-    its goodbye and closes the socket, so the socket polls readable, while a healthy idle one's does not."""
-    if conn.closed or conn.broken:
-        return False
-    poller = select_module.poll()
-    poller.register(conn.pgconn.socket, select_module.POLLIN | select_module.POLLHUP)
-    return not poller.poll(0)
 
 
 def _const(value: Any, type_: Any) -> Any:

@@ -525,12 +525,19 @@ def discard_closed_connections(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _check_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if dbapi_connection.closed or dbapi_connection.broken:
-            raise DisconnectionError("connection closed")
-        poller = select_module.poll()
-        poller.register(dbapi_connection.pgconn.socket, select_module.POLLIN | select_module.POLLHUP)
-        if poller.poll(0):
-            raise DisconnectionError("the server closed or wrote to an idle connection")
+        if not idle_connection_alive(dbapi_connection):
+            raise DisconnectionError("the connection is closed, or the server closed or wrote to it while idle")
+
+
+def idle_connection_alive(conn: psycopg.Connection) -> bool:
+    """True when an idle connection is open and its server has not hung up, found without a round trip: a
+    terminated backend or a restarted server sends its goodbye and closes the socket, so the socket polls
+    readable, while a healthy idle connection's does not."""
+    if conn.closed or conn.broken:
+        return False
+    poller = select_module.poll()
+    poller.register(conn.pgconn.socket, select_module.POLLIN | select_module.POLLHUP)
+    return not poller.poll(0)
 
 
 @contextmanager
