@@ -15,6 +15,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from sitecheck.intake.crs import CGCS2000_GEOGRAPHIC, transform_coords_many
+from sitecheck.projection import transformer
 
 MU_PER_M2 = 3 / 2000
 M2_PER_HA = 10_000
@@ -86,7 +87,9 @@ def _projection(crs: str) -> tuple[Proj, Transformer] | None:
     parsed = CRS.from_user_input(crs)
     if not parsed.is_projected:
         return None
-    return Proj(parsed), Transformer.from_crs(parsed, parsed.geodetic_crs, always_xy=True)
+    geodetic = parsed.geodetic_crs
+    assert geodetic is not None, "a projected CRS has a geodetic CRS"
+    return Proj(parsed), transformer(crs, geodetic.to_string())
 
 
 def _geodesic_area(geometry: BaseGeometry) -> float:

@@ -42,8 +42,16 @@ def crs_name(value: str) -> str:
 
 @lru_cache(maxsize=64)
 def transformer(source: str, target: str) -> Transformer:
-    """Return a cached x/y-ordered transformer between two CRSs."""
-    return Transformer.from_crs(parse_crs(source), parse_crs(target), always_xy=True)
+    """Return a cached x/y-ordered transformer between two CRSs, cheap to use from any thread.
+
+    pyproj gives each thread its own copy of a transformer, made on the thread's first call. A copy of one
+    made from two CRSs searches PROJ's database again, about 200 ms per transformer and thread: every new
+    worker thread of the service paid that on its first request. A copy of one made from the chosen
+    operation's PROJ pipeline takes about 0.3 ms and computes the same numbers (tests/sitecheck/test_projection.py).
+    """
+    chosen = Transformer.from_crs(parse_crs(source), parse_crs(target), always_xy=True)
+    pipeline = chosen.to_proj4()
+    return Transformer.from_pipeline(pipeline) if pipeline else chosen
 
 
 def same_crs(a: str, b: str) -> bool:

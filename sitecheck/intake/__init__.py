@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import GeometryCollection, MultiPolygon, Polygon
 
 from sitecheck.errors import EncodingUnknown, FormatInvalid, FormatUnknown, ParameterInvalid, UploadTooLarge
-from sitecheck.intake.crs import crs_info, get_transformer, parse_crs, resolve_source_crs, transform_checked
+from sitecheck.intake.crs import crs_info, parse_crs, resolve_source_crs, transform_checked
 from sitecheck.intake.raw import IntakeWarning, RawSite
 from sitecheck.intake.validate import (
     Locate,
@@ -37,6 +37,7 @@ from sitecheck.intake.validate import (
     refuse_invalid,
     validate_parts,
 )
+from sitecheck.projection import transformer
 from sitecheck.settings import IntakeLimits, get_settings
 
 __all__ = ["FORMATS", "IntakeWarning", "RawSite", "Site", "detect_format", "read_site", "read_site_geometry"]
@@ -328,8 +329,8 @@ def _external_reader(fmt: str, *, limits: IntakeLimits, encoding: str | None) ->
 
 def _locators(source_crs: str, analysis_crs: str) -> tuple[Locate, Locate]:
     """Location fields for a point given in the source or in the analysis CRS: the source point first."""
-    forward = get_transformer(source_crs, analysis_crs)
-    back = get_transformer(analysis_crs, source_crs)
+    forward = transformer(source_crs, analysis_crs)
+    back = transformer(analysis_crs, source_crs)
 
     def fields(sx: float, sy: float, ax: float, ay: float) -> dict[str, Any]:
         out: dict[str, Any] = {"x": float(sx), "y": float(sy), "crs": source_crs}

@@ -16,12 +16,13 @@ from functools import lru_cache
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
 from sitecheck.errors import CrsOutOfRange, CrsUnknown, ParameterInvalid
 from sitecheck.intake.raw import IntakeWarning
+from sitecheck.projection import transformer
 
 GCJ02 = "GCJ02"
 CGCS2000_GEOGRAPHIC = "EPSG:4490"
@@ -163,12 +164,6 @@ def gk_zone_of(crs: str) -> tuple[int, bool] | None:
     return None
 
 
-@lru_cache(maxsize=64)
-def get_transformer(src: str, dst: str) -> Transformer:
-    """A cached lon/lat-ordered (always_xy) transformer; pyproj >= 3.1 makes these safe to share across threads."""
-    return Transformer.from_crs(src, dst, always_xy=True)
-
-
 def transform_coords(geometry: BaseGeometry, src: str, dst: str) -> BaseGeometry:
     """Transform a geometry between two CRS (no range checks: use transform_checked for inputs)."""
     result: BaseGeometry = transform_coords_many(np.array([geometry], dtype=object), src, dst)[0]
@@ -179,10 +174,10 @@ def transform_coords_many(geometries: NDArray[np.object_], src: str, dst: str) -
     """Transform an array of geometries with one call into PROJ (no range checks)."""
     if src == dst:
         return geometries
-    transformer = get_transformer(src, dst)
+    forward = transformer(src, dst)
 
     def _apply(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1], errcheck=False)
+        x, y = forward.transform(coords[:, 0], coords[:, 1], errcheck=False)
         return np.column_stack([x, y])
 
     return np.asarray(shapely.transform(geometries, _apply), dtype=object)
@@ -196,7 +191,7 @@ def swap_axes(geometry: BaseGeometry) -> BaseGeometry:
 def _lonlat_of(coords: NDArray[np.float64], crs: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if crs == CGCS2000_GEOGRAPHIC:
         return coords[:, 0], coords[:, 1]
-    lon, lat = get_transformer(crs, CGCS2000_GEOGRAPHIC).transform(coords[:, 0], coords[:, 1], errcheck=False)
+    lon, lat = transformer(crs, CGCS2000_GEOGRAPHIC).transform(coords[:, 0], coords[:, 1], errcheck=False)
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 

@@ -12,7 +12,6 @@ from sitecheck.intake import read_site_geometry
 from sitecheck.intake.crs import (
     detect_crs,
     gcj02_to_wgs84,
-    get_transformer,
     gk_epsg,
     parse_crs,
     resolve_source_crs,
@@ -175,11 +174,6 @@ def test_unprefixed_coordinates_declared_prefixed_are_refused() -> None:
         crs="EPSG:4528",
     )
     assert error.code == "CRS_OUT_OF_RANGE"
-
-
-def test_transformer_is_cached() -> None:
-    """The same (src, dst) pair returns the same transformer object."""
-    assert get_transformer("EPSG:4490", "EPSG:4528") is get_transformer("EPSG:4490", "EPSG:4528")
 
 
 def test_gcj02_offset_is_hundreds_of_metres_in_beijing() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sitecheck import slope
+from sitecheck.projection import transformer
 from sitecheck.rules import load_rules
 from sitecheck.stores.base import Store
 from sitecheck.warmup import warm_up
@@ -22,3 +23,14 @@ def test_warm_up_reads_the_raster_and_tolerates_missing_layers(empty_store: Stor
     assert info.currsize >= 1
     slope.load_raster(Path(raster.source))
     assert slope._read_raster.cache_info().hits == info.hits + 1
+
+
+def test_warm_up_makes_the_crs_transformers(sample_store: Store) -> None:
+    """The transformers between the analysis CRS and lon/lat or Web Mercator exist before the first request."""
+    transformer.cache_clear()
+    warm_up(sample_store, load_rules())
+    made = transformer.cache_info().currsize
+    transformer(sample_store.crs, "OGC:CRS84")
+    transformer("EPSG:3857", sample_store.crs)
+    assert made >= 8
+    assert transformer.cache_info().currsize == made
