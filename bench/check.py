@@ -2,8 +2,9 @@
 
 Uses the city-scale data (200 000 farmland patches, 3 000 red-line polygons, a subdivided development
 boundary of 20 polygons with 20 000-100 000 vertices) and 2 000 random sites of 1-100 ha. Prints, in one run:
-domain-level p50/p99 per engine, the raw baselines, and the same check over HTTP against uvicorn with two
-workers on PostGIS (load from a second process on loopback).
+domain-level p50/p99 per engine, the raw baselines, where a check's time goes (each stage of evaluate_site
+timed alone), and the same check over HTTP against uvicorn with two workers on PostGIS (load from a second
+process on loopback).
 
     python bench/check.py [--sites 2000] [--http-seconds 20] [--clients 1 2 4 8] [--skip-http]
 """
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -34,8 +36,10 @@ from bench.common import (
     print_table,
     uvicorn_server,
 )
+from sitecheck import check as check_module
 from sitecheck.access import issue_key
 from sitecheck.check import check_site, evaluate_site
+from sitecheck.findings import SiteFacts, layer_findings
 from sitecheck.intake import read_site_geometry
 from sitecheck.rules import ProjectFacts, load_rules
 from sitecheck.settings import Settings
@@ -78,6 +82,52 @@ def time_domain(settings: Settings, sites: list[Polygon], *, record: bool) -> li
         durations.append(time.perf_counter() - started)
     store.close()
     return durations
+
+
+STAGES = (
+    "overlay: the 4 checked layers",
+    "overlay: all 6 layers (what a check reads)",
+    "findings: pieces, areas, slivers, rules",
+    "slope statistics",
+    "site figures",
+    "evaluate_site, whole",
+)
+
+
+def stage_times(settings: Settings, sites: list[Polygon]) -> dict[str, list[float]]:
+    """Where a check's time goes: each stage of evaluate_site timed on its own, site by site (the stages are
+    the check module's own steps, called one by one; the last row is the whole, for comparison)."""
+    store = open_store(settings)
+    rules = load_rules()
+    facts = rules.check_facts(ProjectFacts("bench", "municipal", "industrial", "100101"))
+    checked = [layer.key for layer in store.catalog.by_role(*check_module.CHECKED_ROLES)]
+    context = [layer.key for layer in store.catalog.by_role(*check_module.CONTEXT_ROLES) if layer.geometry == "polygon"]
+    validated = [read_site_geometry(site.wkt, crs="EPSG:4528") for site in sites]
+    times: dict[str, list[float]] = {stage: [] for stage in STAGES}
+
+    def timed(stage: str, work: Any, *args: Any) -> Any:
+        started = time.perf_counter()
+        value = work(*args)
+        times[stage].append(time.perf_counter() - started)
+        return value
+
+    for _ in range(2):  # the first round warms up
+        for values in times.values():
+            values.clear()
+        for site in validated:
+            timed(STAGES[0], store.overlaps_current, site.geometry, list(CHECKED))
+            versions, pieces = timed(STAGES[1], store.overlaps_current, site.geometry, checked + context)
+            facts_of_site = SiteFacts(site.geometry, site.geometry.area, site.analysis_crs)
+            layers = [
+                (store.catalog.get(key), versions[key].version, rules.rule_for(store.catalog.get(key)), pieces[key])
+                for key in checked
+            ]
+            timed(STAGES[2], layer_findings, layers, facts_of_site, facts, rules.thresholds)
+            timed(STAGES[3], check_module._raster_findings, store, site, rules)
+            timed(STAGES[4], check_module._site_block, site, False)
+            timed(STAGES[5], evaluate_site, store, site, facts, rules)
+    store.close()
+    return times
 
 
 def raw_postgis(url: str, schema: str, sites: list[Polygon]) -> list[float]:
@@ -213,6 +263,15 @@ def main() -> None:
             f"Per-check latency, {len(sites)} sites of 1-100 ha (ms)",
             ("what", "p50", "p99", "p50 vs raw", "p99 vs raw"),
             table,
+        )
+        stages = {
+            engine: stage_times(settings, sites[:500])
+            for engine, settings in (("PostGIS", postgis), ("embedded", embedded))
+        }
+        print_table(
+            "Where a check's time goes, first 500 sites, p50 ms per stage (each stage timed alone)",
+            ("stage", *stages),
+            [(stage, *(percentiles_ms(stages[engine][stage])[0] for engine in stages)) for stage in STAGES],
         )
         if not args.skip_http:
             rows = []

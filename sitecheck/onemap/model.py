@@ -82,6 +82,10 @@ class RenderedTile:
 class FeatureReader(Protocol):
     """Read access to layer versions that each engine offers for maps, tiles and OGC API – Features."""
 
+    # True when a version's Web-Mercator copy is stored (built once for every process), False when each
+    # process builds its own in memory.
+    tile_copy_stored: bool
+
     def current_version_number(self, layer_key: str) -> int | None:
         """Return the number of the layer's current version (a cheap read), or None when it has none."""
         ...

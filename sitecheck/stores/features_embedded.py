@@ -40,6 +40,8 @@ class MercatorIndex:
 class EmbeddedFeatures:
     """The embedded engine's FeatureReader."""
 
+    tile_copy_stored = False
+
     def __init__(self, store: EmbeddedStore) -> None:
         """Wrap a store (weakly: the reader lives in a cache keyed by the store); caches are per reader."""
         self.store: EmbeddedStore = weakref.proxy(store)

@@ -74,6 +74,8 @@ class _VersionTables:
 class PostgisFeatures:
     """The PostGIS engine's FeatureReader."""
 
+    tile_copy_stored = True
+
     def __init__(self, store: PostgisStore) -> None:
         """Wrap a store (weakly: the reader lives in a cache keyed by the store); versions never change, so their
         metadata and statements are cached."""
