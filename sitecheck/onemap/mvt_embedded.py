@@ -4,10 +4,11 @@ written by ``mvt_writer`` (numpy).
 A layer version is prepared once (``tile_source``): its Web-Mercator geometries, their vertices as arrays, and
 each geometry's minimum clearance — how far its vertices may move before it could become invalid. Snapping to
 the integer tile grid moves a vertex by at most √2/2 units, so a valid geometry whose clearance exceeds √2 units
-at the tile's scale and that lies inside the buffered tile cannot be broken by snapping: in a tile of
-``NUMPY_PATH_MIN_ROWS`` features or more its vertices are snapped and its rings oriented in numpy. Every other
-geometry takes the GEOS path (``tile_geometries``): clip to the buffered tile, snap, repair only what snapping
-broke (dropping what collapsed), orient. Both paths give the same tile, and the tile is what PostGIS draws.
+at the tile's scale and that lies inside the buffered tile cannot be broken by snapping, nor can a ring of it
+turn: in a tile of ``NUMPY_PATH_MIN_ROWS`` features or more its vertices, their rings oriented once, are snapped
+in numpy. Every other geometry takes the GEOS path (``tile_geometries``): clip to the buffered tile, snap, repair
+only what snapping broke (dropping what collapsed), orient. Both paths give the same tile, and the tile is what
+PostGIS draws.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ _KIND_OF_TYPE = np.array([POINT, LINESTRING, 0, POLYGON, POINT, LINESTRING, POLY
 class TileSource:
     """A layer version prepared for tiles. Per geometry (EPSG:3857): its MVT type (0: empty or not drawable),
     bounds, minimum clearance in metres (0: always take the GEOS path) and first path; per path (rings of
-    polygons, parts of lines) its first vertex and whether it opens a polygon (or is a line); the vertices; and
-    the reported fields, coded."""
+    polygons, parts of lines) its first vertex and whether it opens a polygon (or is a line); the vertices (rings
+    oriented for tiles); and the reported fields, coded."""
 
     geometries: np.ndarray
     kinds: np.ndarray
@@ -61,7 +62,9 @@ class TileSource:
 def tile_source(geometries: np.ndarray, names: Sequence[str], columns: Mapping[str, Sequence[Any]]) -> TileSource:
     """Prepare a layer version's Web-Mercator geometries and reported fields (``names`` of ``columns``)."""
     kinds = _kinds(geometries)
-    paths, path_geometry, opens_part = _paths_of(geometries, kinds)
+    # The numpy path's rings, oriented once as ``tile_geometries`` orients them in tile units (y down: clockwise
+    # here); snapping cannot turn the ring of a geometry that snaps safely, the only ones it draws.
+    paths, path_geometry, opens_part = _paths_of(shapely.orient_polygons(geometries, exterior_cw=True), kinds)
     vertices, vertex_path = shapely.get_coordinates(paths, return_index=True)
     clearance = np.zeros(len(geometries))
     checked = np.flatnonzero(((kinds == LINESTRING) | (kinds == POLYGON)) & shapely.is_valid(geometries))
@@ -171,8 +174,7 @@ def _paths_of(geometries: np.ndarray, kinds: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _snapped_paths(source: TileSource, rows: np.ndarray, positions: np.ndarray, tile: TileSpec) -> Paths:
-    """The paths of the rows at ``positions`` (the tile's features there), snapped to the grid and with their
-    rings oriented as GEOS orients them (exterior counter-clockwise numerically, holes clockwise)."""
+    """The paths of the rows at ``positions`` (the tile's features there), snapped to the grid."""
     geometry = rows[positions]
     n_paths = source.path_starts[geometry + 1] - source.path_starts[geometry]
     paths = _ranges(source.path_starts[geometry], n_paths)
@@ -180,30 +182,18 @@ def _snapped_paths(source: TileSource, rows: np.ndarray, positions: np.ndarray, 
     xy = _grid(to_tile_grid(source.vertices[_ranges(source.vertex_starts[paths], n_vertices)], tile))
     vertex_path = np.repeat(np.arange(len(paths)), n_vertices)
     closed = np.repeat(source.kinds[geometry] == POLYGON, n_paths)
-    opens_part = source.opens_part[paths]
-    # Twice the signed area of each ring (shoelace over its closed vertex list); a ring's segments stay inside it.
-    cross = np.zeros(len(xy), dtype=np.int64)
-    cross[:-1] = xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]
-    cross[(n_vertices.cumsum() - 1)[n_vertices > 0]] = 0
-    area = np.bincount(vertex_path, weights=cross, minlength=len(paths))
-    flip = closed & np.where(opens_part, area < 0, area > 0)
-    if flip.any():  # reverse the vertex order of those rings (the closing point stays the first)
-        index = np.arange(len(xy))
-        first = (n_vertices.cumsum() - n_vertices)[vertex_path]
-        mirrored = 2 * first + n_vertices[vertex_path] - 1 - index
-        xy = xy[np.where(flip[vertex_path], mirrored, index)]
-    return Paths(xy, vertex_path, positions.repeat(n_paths), opens_part, closed)
+    return Paths(xy, vertex_path, positions.repeat(n_paths), source.opens_part[paths], closed)
 
 
 def _geometry_paths(geometries: np.ndarray, owners: np.ndarray, *, closed: bool) -> Paths:
     """The paths of lines or polygons already in tile units, for the features at ``owners``."""
     parts, part_owner = shapely.get_parts(geometries, return_index=True)
-    if closed:
+    if closed and shapely.get_num_interior_rings(parts).any():
         paths, path_part = shapely.get_rings(parts, return_index=True)
         opens_part = run_starts(path_part)
-    else:
-        paths, path_part = parts, np.arange(len(parts))
-        opens_part = np.ones(len(parts), dtype=bool)
+    else:  # lines, or polygons without holes (their exterior rings: cheaper than get_rings)
+        paths = shapely.get_exterior_ring(parts) if closed else parts
+        path_part, opens_part = np.arange(len(parts)), np.ones(len(parts), dtype=bool)
     coords, vertex_path = shapely.get_coordinates(paths, return_index=True)
     feature = owners[part_owner[path_part]]
     return Paths(_grid(coords), vertex_path, feature, opens_part, np.full(len(paths), closed))

@@ -4,8 +4,7 @@ The bytes are exactly those the mapbox-vector-tile encoder writes for the same f
 value de-duplication, protobuf field order; ``tests/sitecheck/test_mvt_writer.py`` compares them), without its
 cost of about 40 µs per feature in Python: a tile is a few dozen array operations whatever its size. Those cost
 more than plain loops for a tile of few features (``FEW_FEATURES``), which is framed feature by feature then, its
-paths written path by path when they have few vertices (``FEW_VERTICES``) from a table of the varints of every
-move within a tile (a lookup per coordinate).
+paths path by path, their moves taken at once from a table of the varints of every move within a tile.
 
 Geometries arrive in integer tile units as paths (rings of polygons, parts of lines, with their vertices) or
 points; attributes arrive coded once per layer version (``code_attributes``), so a tile only gathers codes.
@@ -13,9 +12,10 @@ points; attributes arrive coded once per layer version (``code_attributes``), so
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -29,6 +29,8 @@ _TILE_LAYER = 0x1A
 _LAYER_NAME, _LAYER_FEATURE, _LAYER_KEY, _LAYER_VALUE, _LAYER_EXTENT = 0x0A, 0x12, 0x1A, 0x22, 0x28
 _LAYER_VERSION_2 = b"\x78\x02"
 _FEATURE_ID, _FEATURE_TAGS, _FEATURE_TYPE, _FEATURE_GEOMETRY = 0x08, 0x12, 0x18, 0x22
+# A feature's type field and its geometry field's key, per geometry type.
+_TYPE_THEN_GEOMETRY_KEY = tuple(bytes((_FEATURE_TYPE, kind, _FEATURE_GEOMETRY)) for kind in range(POLYGON + 1))
 _LAYER_FEATURE_KEY, _FEATURE_ID_KEY, _FEATURE_TAGS_KEY = (
     bytes([_LAYER_FEATURE]),
     bytes([_FEATURE_ID]),
@@ -38,7 +40,6 @@ _VALUE_STRING, _VALUE_DOUBLE, _VALUE_INT, _VALUE_BOOL = b"\x0a", b"\x19", b"\x20
 _UINT64 = (1 << 64) - 1
 _INT64 = range(-(1 << 63), 1 << 63)
 FEW_FEATURES = 100  # tiles with at most this many features are framed in Python
-FEW_VERTICES = 800  # and their paths encoded in Python when they have at most this many vertices in all
 _VARINT_LIMITS = np.array([1 << shift for shift in range(7, 64, 7)], dtype=np.uint64)
 # The varints (one or two bytes) of 0 to 2^14 - 1.
 _SMALL_VARINTS = tuple(
@@ -50,6 +51,10 @@ _MOVE_TO_ONE, _CLOSE_PATH_ONE = bytes([(1 << 3) | _MOVE_TO]), bytes([(1 << 3) | 
 _MOVES = tuple(
     _SMALL_VARINTS[index << 1 if index < 1 << 13 else ((index - (1 << 14)) << 1) ^ -1] for index in range(1 << 14)
 )
+# The same as arrays, indexed alike: each varint's two bytes (the second 0 when it has one), and which of them
+# are written (the bytes of a True and a False: a bool view of them).
+_MOVE_BYTES = np.array([int.from_bytes(move.ljust(2, b"\0"), "little") for move in _MOVES], dtype="<u2")
+_MOVE_WRITTEN = np.array([int.from_bytes(bytes((1, len(move) - 1)), "little") for move in _MOVES], dtype="<u2")
 
 
 @dataclass(frozen=True)
@@ -58,13 +63,15 @@ class AttributeCodes:
 
     ``codes[i, j]`` is the code of row i's value of field ``names[j]`` (-1: null or a type MVT cannot carry, both
     omitted). Codes that one value table entry serves share a ``classes`` entry (a writer's table is a dict:
-    1 and 1.0 are one entry, True is not 1); ``entries[code]`` is the layer's ``values`` field for that code.
+    1 and 1.0 are one entry, True is not 1); ``entries[code]`` is the layer's ``values`` field for that code,
+    ``keys[j]`` its ``keys`` field for field j.
     """
 
     names: tuple[str, ...]
     codes: np.ndarray
     classes: np.ndarray
     entries: tuple[bytes, ...]
+    keys: tuple[bytes, ...]
 
 
 class Paths(NamedTuple):
@@ -116,7 +123,11 @@ def code_attributes(names: Sequence[str], columns: Mapping[str, Sequence[Any]], 
         else:
             codes[:, j] = [code_of(value) for value in column]
     return AttributeCodes(
-        names=tuple(names), codes=codes, classes=np.asarray(classes, dtype=np.int64), entries=tuple(entries)
+        names=tuple(names),
+        codes=codes,
+        classes=np.asarray(classes, dtype=np.int64),
+        entries=tuple(entries),
+        keys=tuple(_field(_LAYER_KEY, name.encode("utf-8")) for name in names),
     )
 
 
@@ -172,75 +183,77 @@ def path_commands(paths: Paths) -> tuple[np.ndarray, np.ndarray]:
 
 
 def path_geometries(paths: Paths) -> dict[int, bytes]:
-    """The ``geometry`` fields (commands as varints) of lines and rings, per feature, path by path in Python
-    (for a few vertices, cheaper than ``path_commands`` and ``_varints``), by the rules of ``path_commands``."""
+    """The ``geometry`` fields (commands as varints) of lines and rings, per feature, by the rules of
+    ``path_commands``: the moves within paths written at once from a table, each path framed in Python (for a
+    tile of few features, cheaper than ``path_commands`` and ``_varints``). Every move must lie within the
+    table (``moves_fit``)."""
     if not len(paths.xy):
         return {}
-    geometries: dict[int, bytes] = {}
+    moves, moves_before, bytes_before = _move_bytes(paths.xy)
     bounds = np.searchsorted(paths.vertex_path, np.arange(len(paths.feature) + 1))
-    ends = bounds[1:] - paths.closed  # a ring's closing point is not written
-    firsts = paths.xy[np.minimum(bounds[:-1], len(paths.xy) - 1)].tolist()
-    lasts = paths.xy[np.maximum(ends - 1, 0)].tolist()
-    # Each point's move from the previous one (0, 0 for a repeated point), written from a table when every move
-    # (the first ones from 0, 0 too) is within its range, as in any tile.
-    low, high = int(paths.xy.min(initial=0)), int(paths.xy.max(initial=0))
-    table: tuple[bytes, ...] | _AnyMoves = _MOVES if high - low < len(_MOVES) // 2 else _AnyMoves()
-    steps = np.diff(paths.xy, axis=0).tolist()
+    first = np.minimum(bounds[:-1], len(paths.xy) - 1)  # (an empty path has no point, and writes nothing)
+    last = np.maximum(bounds[1:] - paths.closed - 1, first)  # a ring's closing point is not written
+    # Per path: its feature, kind, first and last points written, and the bytes and moves of its other points.
+    table = np.column_stack(
+        (
+            paths.feature,
+            paths.opens_part,
+            paths.closed,
+            paths.xy[first],
+            paths.xy[last],
+            bytes_before[first],
+            bytes_before[last],
+            moves_before[last] - moves_before[first],
+        )
+    )
+    geometries: dict[int, bytes] = {}
     encoded: list[bytes] = []
     current = -1
-    last_x = last_y = 0
+    at_x = at_y = 0
     part_written = False
-    for path, (feature, opens, start, end, closed) in enumerate(
-        zip(
-            paths.feature.tolist(),
-            paths.opens_part.tolist(),
-            bounds[:-1].tolist(),
-            ends.tolist(),
-            paths.closed.tolist(),
-            strict=True,
-        )
-    ):
+    for feature, opens, closed, x, y, last_x, last_y, byte_start, byte_end, line_to in table.tolist():
         if feature != current:
             if encoded:
                 geometries[current] = b"".join(encoded)
-            current, last_x, last_y, encoded = feature, 0, 0, []
+            current, at_x, at_y, encoded = feature, 0, 0, []
         if not opens and not part_written:
             continue  # a hole of a polygon whose exterior was dropped
-        moves: list[bytes] = []
-        add = moves.append
-        for dx, dy in steps[start : end - 1]:  # the points after the first
-            if dx or dy:
-                add(table[dx])
-                add(table[dy])
-        if moves:
-            x, y = firsts[path]
-            encoded += (_MOVE_TO_ONE, table[x - last_x], table[y - last_y])
-            encoded.append(_varint((len(moves) // 2 << 3) | _LINE_TO))
-            encoded += moves
+        if line_to:
+            encoded += (
+                _MOVE_TO_ONE,
+                _MOVES[x - at_x],
+                _MOVES[y - at_y],
+                _varint((line_to << 3) | _LINE_TO),
+                moves[byte_start:byte_end],
+            )
             if closed:
                 encoded.append(_CLOSE_PATH_ONE)
-            last_x, last_y = lasts[path]  # the last point written, or one it repeats
+            at_x, at_y = last_x, last_y  # the last point written, or one it repeats
         if opens:
-            part_written = bool(moves)
+            part_written = line_to > 0
     if encoded:
         geometries[current] = b"".join(encoded)
     return geometries
 
 
-class _AnyMoves:
-    """The zig-zag varint of any move (``_MOVES`` holds those of a tile's)."""
+def moves_fit(paths: Paths) -> bool:
+    """Whether every move between the points of the paths (and from 0, 0) has a varint in ``_MOVES``, as in
+    any tile, whose points lie within its buffered extent."""
+    low, high = int(paths.xy.min(initial=0)), int(paths.xy.max(initial=0))
+    return high - low < len(_MOVES) // 2
 
-    def __getitem__(self, move: int) -> bytes:
-        """The varint of one move."""
-        return _varint((move << 1) ^ (move >> 63))
 
-
-class _AnyVarints:
-    """The varint of any unsigned value (``_SMALL_VARINTS`` holds those of the small ones)."""
-
-    def __getitem__(self, value: int) -> bytes:
-        """The varint of one value."""
-        return _varint(value)
+def _move_bytes(xy: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The varints of the moves from each point to the next, x then y, a move of 0, 0 (to a repeated point)
+    left out; and before each point, the moves and the bytes written so far."""
+    steps = np.diff(xy, axis=0)
+    moving = (steps[:, 0] | steps[:, 1]) != 0
+    written = (_MOVE_WRITTEN[steps] * moving[:, None]).view(bool)  # per step: x's two bytes, then y's
+    moves_before = np.zeros(len(xy), dtype=np.int64)
+    np.cumsum(moving, out=moves_before[1:])
+    bytes_before = np.zeros(written.size + 1, dtype=np.int64)
+    np.cumsum(written.ravel(), out=bytes_before[1:])
+    return _MOVE_BYTES[steps].view(np.uint8)[written].tobytes(), moves_before, bytes_before[:: written.shape[1]]
 
 
 def command_geometries(owner: np.ndarray, commands: np.ndarray) -> dict[int, bytes]:
@@ -258,7 +271,9 @@ def command_geometries(owner: np.ndarray, commands: np.ndarray) -> dict[int, byt
 
 
 def join_paths(groups: Sequence[Paths]) -> Paths:
-    """Paths of disjoint sets of features, as one."""
+    """Paths of disjoint sets of features, as one (one group as it is)."""
+    if len(groups) == 1:
+        return groups[0]
     offsets = np.cumsum([0, *(len(group.feature) for group in groups)])
     return Paths(
         xy=np.concatenate([group.xy for group in groups]),
@@ -284,20 +299,16 @@ def write_layer(
     """Write a tile of one layer. Per feature: its id, MVT geometry type and attribute row (in ``attributes``);
     ``paths`` are groups of lines and rings, each group of its own features, and ``points`` (feature of each
     command, commands) as ``point_commands`` returns. A feature left with no command is not written."""
-    if len(fids) <= FEW_FEATURES:
-        geometries: dict[int, bytes] = {}
-        if sum(len(group.xy) for group in paths) <= FEW_VERTICES:
-            for group in paths:
-                geometries.update(path_geometries(group))
-        elif paths:
-            geometries.update(command_geometries(*path_commands(paths[0] if len(paths) == 1 else join_paths(paths))))
+    lines = join_paths(paths) if paths else None
+    if len(fids) <= FEW_FEATURES and (lines is None or moves_fit(lines)):
+        geometries = path_geometries(lines) if lines is not None else {}
         for owner, commands in points:
             geometries.update(command_geometries(owner, commands))
         features, keys, values = _few_features(fids, kinds, geometries, attributes, rows)
     else:
         pieces = [*points]
-        if paths:
-            pieces.append(path_commands(paths[0] if len(paths) == 1 else join_paths(paths)))
+        if lines is not None:
+            pieces.append(path_commands(lines))
         owner = np.concatenate([np.zeros(0, dtype=np.int64), *(feature for feature, _ in pieces)])
         commands = np.concatenate([np.zeros(0, dtype=np.uint64), *(c for _, c in pieces)])
         commands = commands[np.argsort(owner, kind="stable")]  # one piece per feature: whole runs move
@@ -310,8 +321,8 @@ def write_layer(
         [
             _field(_LAYER_NAME, name.encode("utf-8")),
             features,
-            *[_field(_LAYER_KEY, attributes.names[j].encode("utf-8")) for j in keys],
-            *[attributes.entries[code] for code in values],
+            *map(attributes.keys.__getitem__, keys),
+            *map(attributes.entries.__getitem__, values),
             bytes([_LAYER_EXTENT]) + _varint(extent),
             _LAYER_VERSION_2,
         ]
@@ -330,40 +341,45 @@ def _few_features(
     loop costs less than the array operations of ``_tags`` and ``_feature_stream``), and the layer's keys (field
     indexes) and values (codes), both in order of first use. ``geometries``: the drawn features' geometry fields
     by position."""
-    drawn = sorted(geometries)
+    drawn = np.array(sorted(geometries), dtype=np.int64)
     codes = attributes.codes[rows[drawn]]
     present = codes >= 0
     feature_of, field = present.nonzero()  # row-major: features in order, fields in configured order
     used_codes = codes[feature_of, field]
     used, fields = used_codes.tolist(), field.tolist()
     # A value table entry serves the codes of one class (1 and 1.0, as a writer's dict); it is written as the
-    # first code used, and both tables are in order of first use, as a writer fills them feature after feature.
+    # first code used, and both tables are in order of first use, as a writer fills them feature after feature:
+    # each key and entry tagged with the varint of its place there.
     same = attributes.classes[used_codes].tolist()
-    first_code = dict(zip(reversed(same), reversed(used), strict=True))
-    value_index = {entry: index for index, entry in enumerate(dict.fromkeys(same))}
-    key_index = {key: index for index, key in enumerate(dict.fromkeys(fields))}
-    varint = _SMALL_VARINTS if max(len(value_index), len(key_index)) <= len(_SMALL_VARINTS) else _AnyVarints()
+    first_code = dict(zip(same[::-1], used[::-1], strict=True))
+    value_tags = dict(zip(dict.fromkeys(same), _counting_varints(), strict=False))
+    key_tags = dict(zip(dict.fromkeys(fields), _counting_varints(), strict=False))
     tags: list[bytes] = [b""] * (2 * len(used))  # the key and the value of each attribute
-    tags[0::2] = [varint[key_index[key]] for key in fields]
-    tags[1::2] = [varint[value_index[entry]] for entry in same]
-    tag_ends = (2 * present.sum(axis=1)).cumsum().tolist()
+    tags[0::2] = map(key_tags.__getitem__, fields)
+    tags[1::2] = map(value_tags.__getitem__, same)
+    tag_ends = (2 * np.bincount(feature_of, minlength=len(drawn))).cumsum().tolist()
     features: list[bytes] = []
     start = 0
-    for position, fid, kind, end in zip(drawn, fids[drawn].tolist(), kinds[drawn].tolist(), tag_ends, strict=True):
+    for fid, kind, end, geometry in zip(
+        fids[drawn].tolist(), kinds[drawn].tolist(), tag_ends, map(geometries.__getitem__, drawn.tolist()), strict=True
+    ):
         packed = b"".join(tags[start:end])
         start = end
-        geometry = geometries[position]
-        body = b"".join(
+        head = b"".join(
             (
                 _FEATURE_ID_KEY + _varint(fid) if fid >= 0 else b"",  # a writer leaves a negative id out
                 _FEATURE_TAGS_KEY + _varint(len(packed)) + packed if packed else b"",
-                bytes((_FEATURE_TYPE, kind, _FEATURE_GEOMETRY)),
+                _TYPE_THEN_GEOMETRY_KEY[kind],
                 _varint(len(geometry)),
-                geometry,
             )
         )
-        features += (_LAYER_FEATURE_KEY, _varint(len(body)), body)
-    return b"".join(features), list(key_index), [first_code[entry] for entry in value_index]
+        features += (_LAYER_FEATURE_KEY, _varint(len(head) + len(geometry)), head, geometry)
+    return b"".join(features), list(key_tags), list(map(first_code.__getitem__, value_tags))
+
+
+def _counting_varints() -> Iterator[bytes]:
+    """The varints of 0, 1, 2, … (from ``_SMALL_VARINTS`` while it lasts)."""
+    return itertools.chain(_SMALL_VARINTS, map(_varint, itertools.count(len(_SMALL_VARINTS))))
 
 
 def _tags(attributes: AttributeCodes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

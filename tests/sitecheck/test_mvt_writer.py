@@ -84,12 +84,11 @@ def _mapbox_tile(
 
 @pytest.fixture(params=["loops", "mixed", "arrays"])
 def encoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way the encoder works: small tiles (GEOS, then Python loops), tiles of few features with many
-    vertices (commands in array operations, features framed in Python) and large ones (the numpy snapping of
-    safe geometries, array operations throughout), forced here whatever the tile's size."""
-    monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 0 if request.param == "arrays" else 10**9)
+    """Each way the encoder works: small tiles (GEOS, then paths and features framed in Python loops), tiles of
+    few features and many rows (the numpy snapping of safe geometries, then Python loops) and large ones (numpy
+    snapping, array operations throughout), forced here whatever the tile's size."""
+    monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 10**9 if request.param == "loops" else 0)
     monkeypatch.setattr(mvt_writer, "FEW_FEATURES", 0 if request.param == "arrays" else 10**9)
-    monkeypatch.setattr(mvt_writer, "FEW_VERTICES", 10**9 if request.param == "loops" else 0)
     return str(request.param)
 
 
@@ -134,6 +133,29 @@ def test_encoder_matches_on_random_shapes(encoder_path: str) -> None:
         tile = tile_spec(z, int(rng.integers(0, 2**z)), int(rng.integers(0, 2**z)))
         expected = _mapbox_tile("random", source, rows, rows.tolist(), columns, tile)
         assert encode_layer("random", source, rows, rows, tile) == expected
+
+
+def test_moves_longer_than_a_tiles_are_written_by_arrays() -> None:
+    """Moves longer than any within a buffered tile (no tile's clipped points make them): a tile of few features
+    is written by array operations then, the same bytes."""
+    shapes = [LineString([(0, 0), (20000, 5), (20000, 5), (-3, 9000)]), Polygon([(-9000, 0), (9000, 0), (0, 9000)])]
+    paths = mvt_writer.Paths(
+        xy=np.array([(0, 0), (20000, 5), (20000, 5), (-3, 9000), (-9000, 0), (9000, 0), (0, 9000), (-9000, 0)]),
+        vertex_path=np.array([0, 0, 0, 0, 1, 1, 1, 1]),
+        feature=np.array([0, 1]),
+        opens_part=np.array([True, True]),
+        closed=np.array([False, True]),
+    )
+    assert not mvt_writer.moves_fit(paths)
+    columns: dict[str, list[Any]] = {"v": [1, "a"]}
+    attributes = mvt_writer.code_attributes(["v"], columns, 2)
+    kinds = np.array([mvt_writer.LINESTRING, mvt_writer.POLYGON])
+    encoded = mvt_writer.write_layer("far", 4096, np.array([4, 5]), kinds, [paths], [], attributes, np.arange(2))
+    features = [
+        {"geometry": shape, "id": fid, "properties": {"v": columns["v"][fid - 4]}}
+        for fid, shape in zip([4, 5], shapes, strict=True)
+    ]
+    assert encoded == mapbox_vector_tile.encode({"name": "far", "features": features}, default_options=MAPBOX_OPTIONS)
 
 
 @pytest.mark.parametrize("z", [10, 12, 14])
