@@ -32,6 +32,17 @@ class FeatureQuery:
     clip: Bounds | None = None
 
 
+def page_total(query: FeatureQuery, returned: int) -> int | None:
+    """The number of features matching a query when its page already tells it, else None (count them).
+
+    A page that is not full and not empty holds the last match (offset + returned); so does an empty first page.
+    A full page, or an empty page past the first, leaves the total unknown.
+    """
+    page_not_full = query.limit is None or returned < query.limit
+    past_the_end = returned == 0 and query.offset > 0
+    return query.offset + returned if page_not_full and not past_the_end else None
+
+
 @dataclass(frozen=True)
 class LayerFeature:
     """One feature of a layer version: identity, reported attributes and geometry (analysis CRS)."""

@@ -49,7 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from sitecheck.errors import StoreUnavailable, VersionNotFound
-from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
+from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec, page_total
 from sitecheck.onemap.tilegrid import HALF_WORLD_M
 from sitecheck.stores.base import FEATURE_ID, FEATURE_KIND, FEATURE_NAME, FID, LayerVersion, SourceField
 from sitecheck.stores.pg_overlay import quote
@@ -141,11 +141,9 @@ class PostgisFeatures:
             statement = statement.limit(query.limit)
         with self._read() as conn:
             rows = conn.execute(statement).all()
-            matched = (
-                conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
-                if query.count
-                else None
-            )
+            matched = page_total(query, len(rows)) if query.count else None
+            if query.count and matched is None:
+                matched = conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
         return FeaturePage(features=[self._feature(row, tables.reported) for row in rows], matched=matched)
 
     def get_feature(self, version: LayerVersion, fid: int) -> LayerFeature | None:
