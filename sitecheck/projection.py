@@ -48,6 +48,8 @@ def transformer(source: str, target: str) -> Transformer:
     made from two CRSs searches PROJ's database again, about 200 ms per transformer and thread: every new
     worker thread of the service paid that on its first request. A copy of one made from the chosen
     operation's PROJ pipeline takes about 0.3 ms and computes the same numbers (tests/sitecheck/test_projection.py).
+    A pair with several candidate operations, which PROJ chooses among point by point, has no single pipeline
+    and keeps pyproj's own transformer.
     """
     chosen = Transformer.from_crs(parse_crs(source), parse_crs(target), always_xy=True)
     pipeline = chosen.to_proj4()

@@ -47,3 +47,11 @@ def test_transformer_matches_pyproj_from_crs(source: str, target: str) -> None:
 def test_transformer_is_a_pipeline() -> None:
     """What a new thread rebuilds is a PROJ pipeline, not a search of PROJ's database."""
     assert transformer("EPSG:4528", "OGC:CRS84").definition.startswith("proj=pipeline")
+
+
+def test_a_pair_with_several_operations_keeps_pyprojs_transformer() -> None:
+    """WGS 84 to NAD83 has several candidate operations, chosen point by point: no single pipeline stands for them."""
+    ours = transformer("EPSG:4326", "EPSG:4269")
+    assert not ours.definition.startswith("proj=pipeline")
+    expected = Transformer.from_crs("EPSG:4326", "EPSG:4269", always_xy=True).transform(-100.0, 40.0)
+    assert ours.transform(-100.0, 40.0) == expected
