@@ -41,7 +41,7 @@ from sitecheck.errors import (
     StoreUnavailable,
     VersionNotFound,
 )
-from sitecheck.jsontext import dumps_text
+from sitecheck.jsontext import dumps_text, loads
 from sitecheck.projection import epsg_code
 from sitecheck.settings import Settings
 from sitecheck.stores.base import (
@@ -123,6 +123,7 @@ class PostgisStore:
             pool_size=8,
             max_overflow=4,
             pool_timeout=settings.pool_timeout_s,
+            json_deserializer=loads,
             connect_args={
                 "options": f"{SESSION_OPTIONS} -c statement_timeout={settings.statement_timeout_ms}",
                 "application_name": "sitecheck",
