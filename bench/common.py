@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -122,6 +123,21 @@ def uvicorn_server(url: str, schema: str, config: Path, workers: int = 2) -> Ite
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def connections_per_process(port: int) -> list[int]:
+    """How many established client connections each server process on a loopback port holds, most first
+    (read with iproute2's ``ss``; empty when it is not installed)."""
+    try:
+        listing = subprocess.run(
+            ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", listing):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 def percentiles_ms(seconds: Sequence[float]) -> tuple[float, float]:

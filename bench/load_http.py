@@ -2,7 +2,8 @@
 
 Loads the city-scale data into a fresh PostGIS database, starts `uvicorn --workers 2`, creates a system key,
 and drives the mix for --seconds from a second process on loopback with --clients concurrent connections.
-Prints throughput, p50/p99 per endpoint and the error count.
+Prints throughput, p50/p99 per endpoint, the error count, and how the clients' connections fell between the
+two workers (it varies from run to run and moves the figures a lot).
 
     python bench/load_http.py [--seconds 60] [--clients 50]
 """
@@ -14,6 +15,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from bench.check import random_sites
 from bench.common import (
     city_config,
     city_data,
+    connections_per_process,
     fresh_database,
     load_city,
     percentiles_ms,
@@ -80,7 +83,7 @@ def main() -> None:
                 request["headers"] = {"Authorization": f"Bearer {token}"}
                 handle.write(json.dumps(request) + "\n")
         with uvicorn_server(url, "bench", config) as port:
-            client = subprocess.run(
+            with subprocess.Popen(
                 [
                     sys.executable,
                     str(Path(__file__).with_name("http_client.py")),
@@ -93,11 +96,16 @@ def main() -> None:
                     "--seconds",
                     str(args.seconds),
                 ],
-                capture_output=True,
+                stdout=subprocess.PIPE,
                 text=True,
-                check=True,
-            )
-    report = json.loads(client.stdout)
+            ) as client:
+                # The clients keep their connections: how they fell between the workers holds for the whole run.
+                time.sleep(min(5.0, args.seconds / 2))
+                split = connections_per_process(port)
+                output, _ = client.communicate()
+            if client.returncode != 0:
+                raise SystemExit(f"the load generator failed ({client.returncode})")
+    report = json.loads(output)
     wall = report["wall_seconds"]
     rows = []
     errors = 0
@@ -113,6 +121,9 @@ def main() -> None:
         rows,
     )
     print(f"total errors: {errors}")
+    # uvicorn's workers accept from one socket, whoever is first; a lopsided split leaves one worker queueing
+    # most of the work while the other has time to spare (docs/performance.md).
+    print(f"client connections per worker: {', '.join(map(str, split)) or 'unknown (no ss)'}")
 
 
 if __name__ == "__main__":
