@@ -5,7 +5,7 @@ from __future__ import annotations
 from sitecheck.config import LayerConfig
 from sitecheck.errors import LayerNotFound, VersionNotFound
 from sitecheck.onemap.model import FeatureReader
-from sitecheck.onemap.per_store import PerStore
+from sitecheck.per_store import PerStore
 from sitecheck.stores.base import LayerVersion, Store
 
 

@@ -17,9 +17,9 @@ from typing import Any
 from sitecheck.errors import VersionNotFound
 from sitecheck.onemap.bbox import to_crs84_bounds
 from sitecheck.onemap.model import RenderedTile, TileSpec
-from sitecheck.onemap.per_store import PerStore
 from sitecheck.onemap.reader import current_version, feature_reader, layer_version, vector_layer
 from sitecheck.onemap.tilegrid import TILEJSON_MAXZOOM, TILEJSON_MINZOOM, tile_spec
+from sitecheck.per_store import PerStore
 from sitecheck.stores.base import LayerVersion, Store
 
 RENDER_REVISION = "1"  # bump when the tile rules (size filter, cap, buffer) change

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ import numpy as np
 from sitecheck.parcels.layout import ParcelState, PartState
 from sitecheck.parcels.records import DistanceRow, IndexRow, LayerRow, Nearest, ParcelBase, Piece
 from sitecheck.parcels.spec import SearchPage, SearchSpec
+from sitecheck.per_store import PerStore
 from sitecheck.stores.base import LayerVersion, Store
 
 FreshCheck = Callable[[ParcelState | None, dict[str, int]], bool]
@@ -131,26 +130,24 @@ class ParcelEngine(Protocol):
         ...
 
 
-_engines: weakref.WeakKeyDictionary[Store, ParcelEngine] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def parcel_engine(store: Store) -> ParcelEngine:
     """The parcel engine of a store (one per store object, made on first use)."""
-    with _lock:
-        engine = _engines.get(store)
-        if engine is None:
-            if store.engine == "postgis":
-                from sitecheck.stores.parcels_postgis import PostgisParcels
-                from sitecheck.stores.postgis import PostgisStore
+    return _ENGINES(store)
 
-                assert isinstance(store, PostgisStore)
-                engine = PostgisParcels(store)
-            else:
-                from sitecheck.stores.embedded import EmbeddedStore
-                from sitecheck.stores.parcels_embedded import EmbeddedParcels
 
-                assert isinstance(store, EmbeddedStore)
-                engine = EmbeddedParcels(store)
-            _engines[store] = engine
-        return engine
+def _make_engine(store: Store) -> ParcelEngine:
+    """The parcel engine for a store's engine kind."""
+    if store.engine == "postgis":
+        from sitecheck.stores.parcels_postgis import PostgisParcels
+        from sitecheck.stores.postgis import PostgisStore
+
+        assert isinstance(store, PostgisStore)
+        return PostgisParcels(store)
+    from sitecheck.stores.embedded import EmbeddedStore
+    from sitecheck.stores.parcels_embedded import EmbeddedParcels
+
+    assert isinstance(store, EmbeddedStore)
+    return EmbeddedParcels(store)
+
+
+_ENGINES: PerStore[ParcelEngine] = PerStore(_make_engine)

@@ -18,7 +18,7 @@ import shapely
 
 from sitecheck.errors import VersionNotFound
 from sitecheck.parcels.compliance import distance_rows, index_rows, layer_rows
-from sitecheck.parcels.engine import RefreshSession, RefreshWrite, parcel_engine
+from sitecheck.parcels.engine import ParcelEngine, RefreshSession, RefreshWrite, parcel_engine
 from sitecheck.parcels.layout import ParcelLayout, ParcelState, PartState, rules_fingerprint, stale_parts
 from sitecheck.parcels.records import DistanceRow, LayerRow, ParcelBase, round_distance
 from sitecheck.rules import RuleSet
@@ -59,10 +59,7 @@ def fresh_state(store: Store, rules: RuleSet) -> ParcelState | None:
     layout = ParcelLayout.of(store.catalog, rules)
     if layout is None:
         return None
-    engine = parcel_engine(store)
-    pointers = engine.pointers()
-    state = engine.read_state()
-    return state if is_fresh(layout, rules_fingerprint(rules, layout), state, pointers) else None
+    return _read_state(parcel_engine(store), layout, rules_fingerprint(rules, layout))[0]
 
 
 def ensure_fresh(store: Store, rules: RuleSet) -> ParcelState:
@@ -71,10 +68,9 @@ def ensure_fresh(store: Store, rules: RuleSet) -> ParcelState:
     engine = parcel_engine(store)
     sha = rules_fingerprint(rules, layout)
     for _ in range(_MAX_ATTEMPTS):
-        pointers = engine.pointers()
+        state, pointers = _read_state(engine, layout, sha)
         require_layers(layout, pointers)
-        state = engine.read_state()
-        if is_fresh(layout, sha, state, pointers) and state is not None:
+        if state is not None:
             return state
         refresh_parcels(store, rules)
     raise VersionNotFound(
@@ -114,6 +110,15 @@ def refresh_parcels(store: Store, rules: RuleSet, *, force: bool = False) -> dic
         "parcels": len(change.index),
         "versions": wanted,
     }
+
+
+def _read_state(
+    engine: ParcelEngine, layout: ParcelLayout, rules_sha: str
+) -> tuple[ParcelState | None, dict[str, int]]:
+    """The stored state when it is fresh (else None), and the version pointers it was judged against."""
+    pointers = engine.pointers()
+    state = engine.read_state()
+    return (state if is_fresh(layout, rules_sha, state, pointers) else None), pointers
 
 
 def _compute(

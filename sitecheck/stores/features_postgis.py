@@ -141,9 +141,11 @@ class PostgisFeatures:
             statement = statement.limit(query.limit)
         with self._read() as conn:
             rows = conn.execute(statement).all()
-            matched = page_total(query, len(rows)) if query.count else None
-            if query.count and matched is None:
-                matched = conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
+            matched = None
+            if query.count:
+                matched = page_total(query, len(rows))
+                if matched is None:  # a full page, or one past the end: count
+                    matched = conn.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
         return FeaturePage(features=[self._feature(row, tables.reported) for row in rows], matched=matched)
 
     def get_feature(self, version: LayerVersion, fid: int) -> LayerFeature | None:

@@ -1,4 +1,4 @@
-"""One object per store, made on first use and dropped with the store (the one-map's readers and tile caches)."""
+"""One object per store, made on first use and dropped with the store (readers, tile caches, parcel engines)."""
 
 from __future__ import annotations
 
