@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     SITECHECK_DATA_DIR=/srv/sitecheck/var \
-    SITECHECK_LAYER_CONFIG=/srv/sitecheck/data/sample_gpkg/layers.toml
+    SITECHECK_LAYER_CONFIG=/srv/sitecheck/data/sample_gpkg/layers.toml \
+    NUMBA_CACHE_DIR=/srv/sitecheck/numba-cache
 
 WORKDIR /srv/sitecheck
 
@@ -16,10 +17,13 @@ COPY app ./app
 COPY sitecheck ./sitecheck
 COPY layers ./layers
 COPY data/sample_gpkg ./data/sample_gpkg
+# The embedded engine's tile writer is compiled (numba) once here, into the cache the service loads it from
+# (numba needs that directory writable).
 RUN pip install . \
+    && python -c "import sitecheck.onemap.mvt_embedded" \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin sitecheck \
     && mkdir -p /srv/sitecheck/var \
-    && chown sitecheck /srv/sitecheck/var
+    && chown -R sitecheck /srv/sitecheck/var /srv/sitecheck/numba-cache
 
 USER sitecheck
 EXPOSE 8000

@@ -148,17 +148,27 @@ def serve(settings: Settings) -> Iterator[str]:
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen([*command, "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        while not _answers(f"{base}/health"):
+            if server.poll() is not None or time.perf_counter() - started > 300:
+                raise SystemExit(f"the server on {base} did not start")
+            time.sleep(0.1)
+        # Its warm-up (the embedded engine: every layer's Web-Mercator copy) runs before it answers.
+        engine = "postgis" if settings.database_url else "embedded"
+        print(f"{engine} server answered /health {time.perf_counter() - started:.1f} s after it was started")
         yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    """Whether a GET answers 200."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def raw_timers(conn: psycopg.Connection, layer: str) -> dict[str, Timer]:

@@ -1,4 +1,4 @@
-"""The embedded engine's tile encoder: byte for byte what mapbox-vector-tile writes, and the numpy snapping path
+"""The embedded engine's tile encoder: byte for byte what mapbox-vector-tile writes, and the direct snapping path
 drawing exactly what the GEOS path draws."""
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ SHAPES = [
     MultiPolygon([Polygon([(0, 0), (10, 0), (10, 10)]), Polygon([(200, 200), (300, 200), (300, 300), (200, 300)])]),
     Polygon([(0, 0), (0.2, 0), (0.2, 0.2)]),  # collapses when snapped: not drawn
     Polygon([(-500, -500), (5000, -500), (5000, 5000), (-500, 5000)]),  # clipped to the buffered tile
-    Polygon([(0, 0), (3, 0), (3, 0.4), (0, 0.4)]),  # too thin for the numpy path: snapping flattens it
+    Polygon([(0, 0), (3, 0), (3, 0.4), (0, 0.4)]),  # too thin for the direct path: snapping flattens it
+    Polygon([(0, 0), (10, 10), (10, 0), (0, 9)]),  # repaired: its parts meet at a point off the grid
     Polygon(),
 ]
 # Values of every kind a writer treats apart: 1, 1.0 and True; -0.0 and 0.0; null; a type MVT cannot carry.
 COLUMNS: dict[str, list[Any]] = {
-    "a": [1, 1.0, True, 1, None, 0, -3, 2**40, 0.0, -0.0, 1.0, 7],
-    "b": ["x", "", "é", None, "x", "1", "y", None, "x", "", "z", "x"],
-    "c": [True, False, 1, 0, 1.5, None, datetime.date(2020, 1, 1), 7, 1.5, 0, None, -0.0],
+    "a": [1, 1.0, True, 1, None, 0, -3, 2**40, 0.0, -0.0, 1.0, 7, 2],
+    "b": ["x", "", "é", None, "x", "1", "y", None, "x", "", "z", "x", "é"],
+    "c": [True, False, 1, 0, 1.5, None, datetime.date(2020, 1, 1), 7, 1.5, 0, None, -0.0, 1],
 }
 
 
@@ -82,13 +83,11 @@ def _mapbox_tile(
     return encoded
 
 
-@pytest.fixture(params=["loops", "mixed", "arrays"])
+@pytest.fixture(params=["geos", "snapped"])
 def encoder_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each way the encoder works: small tiles (GEOS, then paths and features framed in Python loops), tiles of
-    few features and many rows (the numpy snapping of safe geometries, then Python loops) and large ones (numpy
-    snapping, array operations throughout), forced here whatever the tile's size."""
-    monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 10**9 if request.param == "loops" else 0)
-    monkeypatch.setattr(mvt_writer, "FEW_FEATURES", 0 if request.param == "arrays" else 10**9)
+    """Each way the encoder works: every row through GEOS (small tiles), or the geometries that snap safely
+    snapped from the version's vertices (tiles of many rows), forced here whatever the tile's size."""
+    monkeypatch.setattr(mvt_embedded, "DIRECT_PATH_MIN_ROWS", 10**9 if request.param == "geos" else 0)
     return str(request.param)
 
 
@@ -96,7 +95,7 @@ def test_encoder_writes_the_bytes_of_mapbox_vector_tile(encoder_path: str) -> No
     """Every geometry rule and value kind, in many selections and orders of features: the same bytes."""
     geometries = np.array([_in_metres(shape) for shape in SHAPES], dtype=object)
     source = tile_source(geometries, ["c", "a", "b"], COLUMNS)
-    fids = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1])  # a negative fid is written without an id
+    fids = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1])  # a negative fid is written without an id
     rng = np.random.default_rng(7)
     selections = [np.arange(len(SHAPES)), np.arange(len(SHAPES))[::-1], np.array([], dtype=np.int64)]
     selections += [rng.permutation(len(SHAPES))[: rng.integers(1, len(SHAPES))] for _ in range(200)]
@@ -135,36 +134,45 @@ def test_encoder_matches_on_random_shapes(encoder_path: str) -> None:
         assert encode_layer("random", source, rows, rows, tile) == expected
 
 
-def test_moves_longer_than_a_tiles_are_written_by_arrays() -> None:
-    """Moves longer than any within a buffered tile (no tile's clipped points make them): a tile of few features
-    is written by array operations then, the same bytes."""
-    shapes = [LineString([(0, 0), (20000, 5), (20000, 5), (-3, 9000)]), Polygon([(-9000, 0), (9000, 0), (0, 9000)])]
-    paths = mvt_writer.Paths(
-        xy=np.array([(0, 0), (20000, 5), (20000, 5), (-3, 9000), (-9000, 0), (9000, 0), (0, 9000), (-9000, 0)]),
-        vertex_path=np.array([0, 0, 0, 0, 1, 1, 1, 1]),
-        feature=np.array([0, 1]),
-        opens_part=np.array([True, True]),
-        closed=np.array([False, True]),
+def test_moves_longer_than_a_tiles_are_written_whole() -> None:
+    """Moves longer than any within a buffered tile (no tile's clipped points make them), ids and a point
+    feature: the same bytes."""
+    shapes = [
+        LineString([(0, 0), (20000, 5), (20000, 5), (-3, 9000)]),
+        Polygon([(-9000, 0), (9000, 0), (0, 9000)]),
+        MultiPoint([(300000, 2), (-300000, 2)]),
+    ]
+    paths = mvt_writer.TilePaths(
+        owner=np.array([0, 1, 2, 2]),
+        opens=np.array([True, True, True, True]),
+        vertex_starts=np.array([0, 4, 8, 9, 10]),
+        xy=np.array(
+            [
+                *[(0, 0), (20000, 5), (20000, 5), (-3, 9000)],  # the line
+                *[(-9000, 0), (9000, 0), (0, 9000), (-9000, 0)],  # the ring
+                *[(300000, 2), (-300000, 2)],  # the points
+            ]
+        ),
     )
-    assert not mvt_writer.moves_fit(paths)
-    columns: dict[str, list[Any]] = {"v": [1, "a"]}
-    attributes = mvt_writer.code_attributes(["v"], columns, 2)
-    kinds = np.array([mvt_writer.LINESTRING, mvt_writer.POLYGON])
-    encoded = mvt_writer.write_layer("far", 4096, np.array([4, 5]), kinds, [paths], [], attributes, np.arange(2))
+    columns: dict[str, list[Any]] = {"v": [1, "a", 2**40]}
+    attributes = mvt_writer.code_attributes(["v"], columns, 3)
+    kinds = np.array([mvt_writer.LINESTRING, mvt_writer.POLYGON, mvt_writer.POINT])
+    fids = np.array([4, 5, 2**50])
+    encoded = mvt_writer.write_layer("far", 4096, fids, kinds, paths, attributes, np.arange(3))
     features = [
-        {"geometry": shape, "id": fid, "properties": {"v": columns["v"][fid - 4]}}
-        for fid, shape in zip([4, 5], shapes, strict=True)
+        {"geometry": shape, "id": int(fid), "properties": {"v": value}}
+        for fid, shape, value in zip(fids, shapes, columns["v"], strict=True)
     ]
     assert encoded == mapbox_vector_tile.encode({"name": "far", "features": features}, default_options=MAPBOX_OPTIONS)
 
 
 @pytest.mark.parametrize("z", [10, 12, 14])
-def test_numpy_snapping_draws_what_geos_draws(
+def test_direct_snapping_draws_what_geos_draws(
     sample_stores: dict[str, Store], monkeypatch: pytest.MonkeyPatch, z: int
 ) -> None:
-    """Sample farmland tiles: the same bytes whether features are snapped in numpy or all go through GEOS (and
-    a good share of them takes the numpy path: 90% at z10, half at z14, where more cross the tile's edge)."""
-    monkeypatch.setattr(mvt_embedded, "NUMPY_PATH_MIN_ROWS", 0)
+    """Sample farmland tiles: the same bytes whether features are snapped directly or all go through GEOS (and
+    a good share of them takes the direct path: 90% at z10, half at z14, where more cross the tile's edge)."""
+    monkeypatch.setattr(mvt_embedded, "DIRECT_PATH_MIN_ROWS", 0)
     reader = feature_reader(sample_stores["embedded"])
     assert isinstance(reader, EmbeddedFeatures)
     index = reader.mercator_index(reader.version("farmland", 1))

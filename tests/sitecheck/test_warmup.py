@@ -1,12 +1,21 @@
-"""Warming a started service: the slope raster and the parcel index are read before the first request."""
+"""Warming a started service: the slope raster, the parcel index, the CRS transformers and the embedded engine's
+tile copies are made before the first request."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sitecheck import slope
+from sitecheck.onemap.reader import feature_reader
+from sitecheck.onemap.tiles import get_tile
 from sitecheck.projection import transformer
 from sitecheck.rules import load_rules
+from sitecheck.settings import Settings
+from sitecheck.stores import features_embedded, open_store
 from sitecheck.stores.base import Store
 from sitecheck.warmup import warm_up
 
@@ -34,3 +43,31 @@ def test_warm_up_makes_the_crs_transformers(sample_store: Store) -> None:
     transformer("EPSG:3857", sample_store.crs)
     assert made >= 8
     assert transformer.cache_info().currsize == made
+
+
+def test_warm_up_builds_the_embedded_tile_copies(
+    sample_settings: dict[str, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded engine keeps each version's Web-Mercator copy in the worker's memory: warm_up builds the
+    current version's copy of every vector layer, so no tile request does."""
+    built: list[int] = []
+    tile_source = features_embedded.tile_source
+
+    def counted(*args: Any) -> Any:
+        built.append(len(args[0]))
+        return tile_source(*args)
+
+    monkeypatch.setattr(features_embedded, "tile_source", counted)
+    with closing(open_store(sample_settings["embedded"])) as store:
+        reader = feature_reader(store)
+        published = {
+            layer.key: number
+            for layer in store.catalog.vector_layers()
+            if (number := reader.current_version_number(layer.key)) is not None
+        }
+        warm_up(store, load_rules())
+        assert len(built) == len(published) >= 5
+        assert sum(built) > 1000  # the farmland alone has more features
+        for key, number in published.items():
+            get_tile(store, key, number, 14, 13_000, 6_800)
+        assert len(built) == len(published)
