@@ -1,8 +1,9 @@
 """Feature reads and vector tiles of the embedded engine, over its in-memory layer versions (Shapely STRtrees).
 
-Versions are immutable, so a version is prepared for tiles once, on its first tile, and kept beside the store's
-own cache: its Web-Mercator tile source (geometries, their vertices and clearances, the reported fields coded;
-``sitecheck.onemap.mvt_embedded``), feature sizes and an STRtree.
+Versions are immutable, so a version is prepared for tiles once (the current ones by the service's warm-up, any
+other on its first tile) and kept beside the store's own cache: its Web-Mercator tile source (geometries, their
+vertices and clearances, the reported fields coded; ``sitecheck.onemap.mvt_embedded``), feature sizes and an
+STRtree.
 """
 
 from __future__ import annotations
