@@ -184,17 +184,17 @@ def _write_geometry(
     whole polygon (its holes too).
     """
     x_at = y_at = 0
-    if kind == 1:  # POINT
+    if kind == POINT:
         count = vertex_starts[end_path] - vertex_starts[first_path]
         if count == 0:
             return at
-        at = _put_varint(out, at, (count << 3) | 1)
+        at = _put_varint(out, at, (count << 3) | _MOVE_TO)
         for v in range(vertex_starts[first_path], vertex_starts[end_path]):
             at = _put_varint(out, at, _zigzag(xy[v, 0] - x_at))
             at = _put_varint(out, at, _zigzag(xy[v, 1] - y_at))
             x_at, y_at = xy[v, 0], xy[v, 1]
         return at
-    closed = 1 if kind == 3 else 0  # POLYGON
+    closed = 1 if kind == POLYGON else 0
     part_written = False
     for path in range(first_path, end_path):
         if not opens[path] and not part_written:
@@ -206,17 +206,17 @@ def _write_geometry(
             if xy[v, 0] != xy[v - 1, 0] or xy[v, 1] != xy[v - 1, 1]:
                 line_to += 1
         if line_to:
-            out[at] = (1 << 3) | 1  # MoveTo, one point
+            out[at] = (1 << 3) | _MOVE_TO  # one point
             at = _put_varint(out, at + 1, _zigzag(xy[start, 0] - x_at))
             at = _put_varint(out, at, _zigzag(xy[start, 1] - y_at))
-            at = _put_varint(out, at, (line_to << 3) | 2)
+            at = _put_varint(out, at, (line_to << 3) | _LINE_TO)
             for v in range(start + 1, last + 1):
                 dx, dy = xy[v, 0] - xy[v - 1, 0], xy[v, 1] - xy[v - 1, 1]
                 if dx or dy:
                     at = _put_varint(out, at, _zigzag(dx))
                     at = _put_varint(out, at, _zigzag(dy))
             if closed:
-                out[at] = (1 << 3) | 7  # ClosePath
+                out[at] = (1 << 3) | _CLOSE_PATH
                 at += 1
             x_at, y_at = xy[last, 0], xy[last, 1]
         if opens[path]:
@@ -293,17 +293,17 @@ def write_features(
             head += 1 + _varint_size(fid)
         if n_tags:
             head += 1 + _varint_size(tag_bytes) + tag_bytes
-        out[at] = 0x12  # Layer.features
+        out[at] = _LAYER_FEATURE
         at = _put_varint(out, at + 1, head + geometry_bytes)
         if fid >= 0:
-            out[at] = 0x08  # Feature.id
+            out[at] = _FEATURE_ID
             at = _put_varint(out, at + 1, fid)
         if n_tags:
-            out[at] = 0x12  # Feature.tags
+            out[at] = _FEATURE_TAGS
             at = _put_varint(out, at + 1, tag_bytes)
             for tag in range(n_tags):
                 at = _put_varint(out, at, tags[tag])
-        out[at], out[at + 1], out[at + 2] = 0x18, kind, 0x22  # Feature.type, then Feature.geometry
+        out[at], out[at + 1], out[at + 2] = _FEATURE_TYPE, kind, _FEATURE_GEOMETRY
         at = _put_varint(out, at + 3, geometry_bytes)
         out[at : at + geometry_bytes] = geometry[:geometry_bytes]
         at += geometry_bytes
