@@ -10,8 +10,8 @@ straight from those arrays (``_snap``). Every other geometry takes the GEOS path
 the buffered tile, snap, repair only what snapping broke (dropping what collapsed), orient; its paths are then
 read from its WKB. Both paths give the same tile, and the tile is what PostGIS draws.
 
-The loops over vertices are compiled with numba (cached on disk beside this file, or in ``NUMBA_CACHE_DIR``):
-a tile costs a few calls whatever its size, not a Python loop per vertex or dozens of array operations.
+The loops over vertices are compiled (``sitecheck.compiled``): a tile costs a few calls whatever its size, not a
+Python loop per vertex or dozens of array operations.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import shapely
 from numba import types
 
+from sitecheck.compiled import BOOLS, FLOAT, INT, INTS, POINTS, READ_ONLY_BYTES, compiled
 from sitecheck.onemap.model import TileSpec
 from sitecheck.onemap.mvt_writer import (
     LINESTRING,
@@ -187,16 +187,7 @@ def _snapped_paths(source: TileSource, rows: np.ndarray, positions: np.ndarray, 
     )
 
 
-_I64, _C_I64, _C_BOOL, _F64 = types.int64, types.int64[::1], types.boolean[::1], types.float64
-
-
-@numba.njit(
-    types.Tuple((_C_I64, _C_BOOL, _C_I64, types.int64[:, ::1]))(
-        _C_I64, _C_I64, _C_I64, _C_I64, _C_BOOL, types.float64[:, ::1], _F64, _F64, _F64
-    ),
-    cache=True,
-    nogil=True,
-)
+@compiled(types.Tuple((INTS, BOOLS, INTS, POINTS))(INTS, INTS, INTS, INTS, BOOLS, FLOAT[:, ::1], FLOAT, FLOAT, FLOAT))
 def _snap(
     positions: np.ndarray,
     geometries: np.ndarray,
@@ -243,20 +234,13 @@ def _geometry_paths(geometries: np.ndarray, owners: np.ndarray, kinds: np.ndarra
     return TilePaths(*_wkb_paths(np.frombuffer(b"".join(wkb), dtype=np.uint8), starts, owners[drawn]))
 
 
-_C_U8 = types.Array(types.uint8, 1, "C", readonly=True)  # a view of bytes
-
-
-@numba.njit(_I64(_C_U8, _I64), cache=True, nogil=True)
+@compiled(INT(READ_ONLY_BYTES, INT))
 def _uint32(wkb: np.ndarray, at: int) -> int:
     """A little-endian unsigned 32-bit integer of a WKB."""
     return int(wkb[at]) | int(wkb[at + 1]) << 8 | int(wkb[at + 2]) << 16 | int(wkb[at + 3]) << 24
 
 
-@numba.njit(
-    types.UniTuple(_I64, 3)(_C_U8, _I64, _I64, _I64, _I64, _C_I64, _C_BOOL, _C_I64, types.int64[:, ::1]),
-    cache=True,
-    nogil=True,
-)
+@compiled(types.UniTuple(INT, 3)(READ_ONLY_BYTES, INT, INT, INT, INT, INTS, BOOLS, INTS, POINTS))
 def _wkb_part(
     wkb: np.ndarray,
     at: int,
@@ -281,8 +265,11 @@ def _wkb_part(
         if kind != 1:
             count = _uint32(wkb, at)
             at += 4
-        owner[path], opens[path], starts[path] = owner_of, ring == 0, vertex
         coords = wkb[at : at + 16 * count].view(np.float64)
+        if kind == 1 and np.isnan(coords[0]):  # an empty point (a part of a MultiPoint): nothing to draw
+            at += 16
+            continue
+        owner[path], opens[path], starts[path] = owner_of, ring == 0, vertex
         for k in range(count):
             # on the grid, but for the points where a repair cut edges: the nearest grid point then
             xy[vertex, 0] = np.int64(np.rint(coords[2 * k]))
@@ -293,11 +280,7 @@ def _wkb_part(
     return at, path, vertex
 
 
-@numba.njit(
-    types.Tuple((_C_I64, _C_BOOL, _C_I64, types.int64[:, ::1]))(_C_U8, _C_I64, _C_I64),
-    cache=True,
-    nogil=True,
-)
+@compiled(types.Tuple((INTS, BOOLS, INTS, POINTS))(READ_ONLY_BYTES, INTS, INTS))
 def _wkb_paths(wkb: np.ndarray, geometry_starts: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, ...]:
     """The paths (``TilePaths`` fields) of points, lines, polygons and their multi-part kinds, as little-endian 2D
     WKB (geometry i from ``geometry_starts[i]``), of the features at ``owners``."""

@@ -2,8 +2,8 @@
 
 The bytes are exactly those the mapbox-vector-tile encoder writes for the same features (its command rules, its
 value de-duplication, protobuf field order; ``tests/sitecheck/test_mvt_writer.py`` compares them), without its
-cost of about 40 µs per feature in Python. The features are written by one compiled loop (numba, cached on disk:
-``write_features``) over the tile's paths and attribute codes; the layer around them is put together here.
+cost of about 40 µs per feature in Python. The features are written by one compiled loop (``write_features``;
+``sitecheck.compiled``) over the tile's paths and attribute codes; the layer around them is put together here.
 
 Geometries arrive in integer tile units as paths (rings of polygons, parts of lines, single points), each path
 owned by a feature; attributes arrive coded once per layer version (``code_attributes``), so a tile only gathers
@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 from numba import types
 from numba.typed import Dict
+
+from sitecheck.compiled import BOOLS, BYTES, INT, INTS, POINTS, compiled
 
 # MVT geometry types and commands (vector_tile.proto; specification 2.1, section 4.3).
 POINT, LINESTRING, POLYGON = 1, 2, 3
@@ -129,10 +130,7 @@ def write_layer(
     return _field(_TILE_LAYER, layer)
 
 
-_I64, _C_I64, _C_BOOL = types.int64, types.int64[::1], types.boolean[::1]
-
-
-@numba.njit(_I64(types.uint8[::1], _I64, types.uint64), cache=True, nogil=True)
+@compiled(INT(BYTES, INT, types.uint64))
 def _put_varint(out: np.ndarray, at: int, value: int) -> int:
     """Write an unsigned value as a protobuf varint at ``at``; return the position after it."""
     while value > 0x7F:
@@ -143,7 +141,7 @@ def _put_varint(out: np.ndarray, at: int, value: int) -> int:
     return at + 1
 
 
-@numba.njit(_I64(types.uint64), cache=True, nogil=True)
+@compiled(INT(types.uint64))
 def _varint_size(value: int) -> int:
     """Bytes of an unsigned value as a protobuf varint."""
     size = 1
@@ -153,17 +151,13 @@ def _varint_size(value: int) -> int:
     return size
 
 
-@numba.njit(types.uint64(_I64), cache=True, nogil=True)
+@compiled(types.uint64(INT))
 def _zigzag(value: int) -> int:
     """A signed move as protobuf's zig-zag encoding."""
     return (value << 1) ^ (value >> 63)
 
 
-@numba.njit(
-    _I64(types.uint8[::1], _I64, _C_I64, _C_BOOL, _C_I64, types.int64[:, ::1], _I64, _I64, _I64),
-    cache=True,
-    nogil=True,
-)
+@compiled(INT(BYTES, INT, INTS, BOOLS, INTS, POINTS, INT, INT, INT))
 def _write_geometry(
     out: np.ndarray,
     at: int,
@@ -224,13 +218,7 @@ def _write_geometry(
     return at
 
 
-@numba.njit(
-    types.Tuple((types.uint8[::1], _C_I64, _C_I64))(
-        _C_I64, _C_I64, types.int64[:, ::1], _C_I64, _C_I64, _C_BOOL, _C_I64, types.int64[:, ::1]
-    ),
-    cache=True,
-    nogil=True,
-)
+@compiled(types.Tuple((BYTES, INTS, INTS))(INTS, INTS, POINTS, INTS, INTS, BOOLS, INTS, POINTS))
 def write_features(
     fids: np.ndarray,
     kinds: np.ndarray,

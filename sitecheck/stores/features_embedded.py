@@ -24,7 +24,8 @@ from sitecheck.projection import transform_geometries
 from sitecheck.stores.base import LayerVersion
 from sitecheck.stores.embedded import EmbeddedStore, LayerData
 
-_CACHED_MERCATOR = 8
+# Versions kept prepared for tiles: one per vector layer (the current ones, prepared at start) and this many more.
+_MORE_VERSIONS_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,6 @@ class EmbeddedFeatures:
             sizes[shapely.get_dimensions(geometries) == 0] = np.inf
             index = MercatorIndex(data=data, source=source, sizes_m=sizes, tree=shapely.STRtree(geometries))
             self._mercator[key] = index
-            while len(self._mercator) > _CACHED_MERCATOR:
+            while len(self._mercator) > len(self.store.catalog.vector_layers()) + _MORE_VERSIONS_KEPT:
                 self._mercator.popitem(last=False)
             return index

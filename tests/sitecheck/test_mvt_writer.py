@@ -192,3 +192,16 @@ def test_direct_snapping_draws_what_geos_draws(
             fast += int(mvt_embedded.snaps_safely(source, rows, tile).sum())
             drawn += len(rows)
     assert fast > drawn / 3
+
+
+def test_an_empty_point_of_a_multipoint_is_left_out() -> None:
+    """A MultiPoint with an empty part (which the mapbox-vector-tile encoder cannot write) draws its other
+    points; a feature of nothing but empty points is not drawn."""
+    shapes = [shapely.from_wkt("MULTIPOINT (EMPTY, (10 20), (30 40))"), shapely.from_wkt("MULTIPOINT (EMPTY)")]
+    geometries = np.array([_in_metres(shape) for shape in shapes], dtype=object)
+    source = tile_source(geometries, ["v"], {"v": [1, 2]})
+    encoded = encode_layer("points", source, np.arange(2), np.arange(2), Z0)
+    features = mapbox_vector_tile.decode(encoded, default_options={"y_coord_down": True})["points"]["features"]
+    assert [(f["id"], f["geometry"]) for f in features] == [
+        (0, {"type": "MultiPoint", "coordinates": [[10, 20], [30, 40]]})
+    ]
