@@ -1,9 +1,9 @@
-"""Feature reads and vector tiles of the embedded engine, over its in-memory layer versions (Shapely STRtrees).
+"""Feature reads and vector tiles of the embedded engine, over its in-memory layer versions.
 
 Versions are immutable, so a version is prepared for tiles once (the current ones by the service's warm-up, any
 other on its first tile) and kept beside the store's own cache: its Web-Mercator tile source (geometries, their
-vertices and clearances, the reported fields coded; ``sitecheck.onemap.mvt_embedded``), feature sizes and an
-STRtree.
+vertices and clearances, the reported fields coded; ``sitecheck.onemap.mvt_embedded``) and a grid of the
+features' extents (``sitecheck.onemap.tile_index``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shapely
 from sitecheck.errors import VersionNotFound
 from sitecheck.onemap.model import FeaturePage, FeatureQuery, LayerFeature, RenderedTile, TileSpec
 from sitecheck.onemap.mvt_embedded import TileSource, encode_layer, tile_source
+from sitecheck.onemap.tile_index import TileIndex, build_tile_index, tile_rows
 from sitecheck.onemap.tilegrid import WEB_MERCATOR, buffered_bounds
 from sitecheck.projection import transform_geometries
 from sitecheck.stores.base import LayerVersion
@@ -30,13 +31,12 @@ _MORE_VERSIONS_KEPT = 8
 
 @dataclass(frozen=True)
 class MercatorIndex:
-    """A layer version ready for tiles: its Web-Mercator tile source, each feature's extent in metres (points:
-    infinite) and an STRtree."""
+    """A layer version ready for tiles: its Web-Mercator tile source and a grid of its features' extents, with
+    each feature's size in metres (points: infinite) and id."""
 
     data: LayerData
     source: TileSource
-    sizes_m: np.ndarray
-    tree: shapely.STRtree
+    grid: TileIndex
 
 
 class EmbeddedFeatures:
@@ -92,13 +92,11 @@ class EmbeddedFeatures:
         return self._features(version, data, found[:1], FeatureQuery())[0]
 
     def render_tile(self, version: LayerVersion, tile: TileSpec) -> RenderedTile:
-        """Encode one tile (vectorised GEOS and numpy): largest features first, tiny ones dropped."""
+        """Encode one tile: its features from the grid, largest first, tiny ones dropped, capped."""
         mercator = self.mercator_index(version)
-        data = mercator.data
-        hits = mercator.tree.query(shapely.box(*buffered_bounds(tile)))
-        hits = hits[mercator.sizes_m[hits] >= tile.min_size_m]
-        hits = hits[np.lexsort((data.fids[hits], -mercator.sizes_m[hits]))][: tile.max_features]
-        encoded = encode_layer(version.layer_key, mercator.source, hits, data.fids[hits], tile)
+        grid = mercator.grid
+        hits = tile_rows(grid, buffered_bounds(tile), tile.min_size_m, tile.max_features)
+        encoded = encode_layer(version.layer_key, mercator.source, hits, grid.fids[hits], tile)
         return RenderedTile(data=encoded, features=len(hits), truncated=len(hits) >= tile.max_features)
 
     def prepare_tiles(self, version: LayerVersion) -> None:
@@ -142,7 +140,7 @@ class EmbeddedFeatures:
             bounds = source.bounds
             sizes = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
             sizes[shapely.get_dimensions(geometries) == 0] = np.inf
-            index = MercatorIndex(data=data, source=source, sizes_m=sizes, tree=shapely.STRtree(geometries))
+            index = MercatorIndex(data=data, source=source, grid=build_tile_index(bounds, sizes, data.fids))
             self._mercator[key] = index
             while len(self._mercator) > len(self.store.catalog.vector_layers()) + _MORE_VERSIONS_KEPT:
                 self._mercator.popitem(last=False)

@@ -18,6 +18,7 @@ from sitecheck.onemap import mvt_embedded, mvt_writer
 from sitecheck.onemap.model import TileSpec
 from sitecheck.onemap.mvt_embedded import TileSource, encode_layer, tile_geometries, tile_source
 from sitecheck.onemap.reader import feature_reader
+from sitecheck.onemap.tile_index import tile_rows
 from sitecheck.onemap.tilegrid import buffered_bounds, tile_spec, tiles_covering
 from sitecheck.stores.base import Store
 from sitecheck.stores.features_embedded import EmbeddedFeatures
@@ -183,12 +184,12 @@ def test_direct_snapping_draws_what_geos_draws(
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
             tile = tile_spec(z, cx + dx, cy + dy)
-            rows = index.tree.query(shapely.box(*buffered_bounds(tile)))
-            fids = index.data.fids[rows]
-            numpy_path = encode_layer("farmland", source, rows, fids, tile)
+            rows = tile_rows(index.grid, buffered_bounds(tile), 0.0, 10**9)
+            fids = index.grid.fids[rows]
+            direct = encode_layer("farmland", source, rows, fids, tile)
             with monkeypatch.context() as patch:
                 patch.setattr(mvt_embedded, "SNAP_SAFE_UNITS", math.inf)
-                assert encode_layer("farmland", source, rows, fids, tile) == numpy_path
+                assert encode_layer("farmland", source, rows, fids, tile) == direct
             fast += int(mvt_embedded.snaps_safely(source, rows, tile).sum())
             drawn += len(rows)
     assert fast > drawn / 3
