@@ -19,6 +19,7 @@ from sitecheck.compiled import FLOAT, INT, INTS, compiled
 
 _FEATURES_PER_CELL = 32  # the cell's size aims at this many features per cell, where they are spread evenly
 _MOST_CELLS = 1 << 22
+_MOST_LISTINGS_PER_FEATURE = 8  # on average: cells grow until the features' listings fit
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,16 @@ def build_tile_index(bounds: np.ndarray, sizes: np.ndarray, fids: np.ndarray) ->
     width = max(bounds[drawn, 2].max() - minx, 1.0)
     height = max(bounds[drawn, 3].max() - miny, 1.0)
     cell = max(math.sqrt(width * height * _FEATURES_PER_CELL / len(drawn)), math.sqrt(width * height / _MOST_CELLS))
-    columns, rows = int(width // cell) + 1, int(height // cell) + 1
+    # Large features are listed in every cell they reach: coarser cells where that would list too many.
+    extents = bounds[drawn]
+    while True:
+        columns, rows = int(width // cell) + 1, int(height // cell) + 1
+        spans = (np.floor((extents[:, 2] - minx) / cell) - np.floor((extents[:, 0] - minx) / cell) + 1) * (
+            np.floor((extents[:, 3] - miny) / cell) - np.floor((extents[:, 1] - miny) / cell) + 1
+        )
+        if spans.sum() <= _MOST_LISTINGS_PER_FEATURE * len(drawn) or columns * rows == 1:
+            break
+        cell *= 2
     starts, members = _fill(bounds, drawn, minx, miny, cell, columns, rows)
     return TileIndex(bounds, sizes, fids, (float(minx), float(miny)), float(cell), columns, rows, starts, members)
 

@@ -60,3 +60,24 @@ def test_a_version_with_nothing_to_draw() -> None:
     geometries = np.array([shapely.Polygon(), shapely.LineString()], dtype=object)
     index = build_tile_index(shapely.bounds(geometries), np.zeros(2), np.arange(2))
     assert tile_rows(index, (-1e9, -1e9, 1e9, 1e9), 0.0, 10).tolist() == []
+
+
+def test_large_overlapping_features_keep_the_grid_small() -> None:
+    """Many features each covering a quarter of the extent: the cells grow until they are listed a few times
+    each, not in thousands of cells; queries still find what an STRtree finds."""
+    rng = np.random.default_rng(5)
+    corners = rng.uniform(0, 7_500, size=(20_000, 2))
+    geometries = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + 2_500, corners[:, 1] + 2_500)
+    geometries[:10_000] = shapely.points(corners[:10_000])  # and as many points
+    bounds = shapely.bounds(geometries)
+    sizes = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    fids = np.arange(len(geometries))
+    index = build_tile_index(bounds, sizes, fids)
+    assert len(index.members) <= 8 * len(geometries)
+    found = []
+    for x, y, w in ((100.0, 100.0, 10.0), (5_000.0, 2_000.0, 300.0), (-50.0, -50.0, 20_000.0)):
+        box = (x, y, x + w, y + w)
+        rows = tile_rows(index, box, 0.0, 10**9)
+        assert rows.tolist() == _expected(geometries, sizes, fids, box, 0.0, 10**9).tolist()
+        found.append(len(rows))
+    assert found[0] > 0 and found[1] > 100 and found[2] == len(geometries)
