@@ -53,16 +53,14 @@ def build_tile_index(bounds: np.ndarray, sizes: np.ndarray, fids: np.ndarray) ->
     height = max(bounds[drawn, 3].max() - miny, 1.0)
     cell = max(math.sqrt(width * height * _FEATURES_PER_CELL / len(drawn)), math.sqrt(width * height / _MOST_CELLS))
     # Large features are listed in every cell they reach: coarser cells where that would list too many.
-    extents = bounds[drawn]
     while True:
         columns, rows = int(width // cell) + 1, int(height // cell) + 1
-        spans = (np.floor((extents[:, 2] - minx) / cell) - np.floor((extents[:, 0] - minx) / cell) + 1) * (
-            np.floor((extents[:, 3] - miny) / cell) - np.floor((extents[:, 1] - miny) / cell) + 1
-        )
-        if spans.sum() <= _MOST_LISTINGS_PER_FEATURE * len(drawn) or columns * rows == 1:
+        ranges = _cell_ranges(bounds, drawn, minx, miny, cell, columns, rows)
+        listings = ((ranges[:, 2] - ranges[:, 0] + 1) * (ranges[:, 3] - ranges[:, 1] + 1)).sum()
+        if listings <= _MOST_LISTINGS_PER_FEATURE * len(drawn) or columns * rows == 1:
             break
         cell *= 2
-    starts, members = _fill(bounds, drawn, minx, miny, cell, columns, rows)
+    starts, members = _fill(ranges, drawn, columns, rows)
     return TileIndex(bounds, sizes, fids, (float(minx), float(miny)), float(cell), columns, rows, starts, members)
 
 
@@ -81,27 +79,36 @@ def _cell_of(value: float, origin: float, cell: float, cells: int) -> int:
     return min(max(math.floor((value - origin) / cell), 0), cells - 1)
 
 
-@compiled(types.Tuple((INTS, INTS))(FLOAT[:, ::1], INTS, FLOAT, FLOAT, FLOAT, INT, INT))
-def _fill(
+@compiled(types.int64[:, ::1](FLOAT[:, ::1], INTS, FLOAT, FLOAT, FLOAT, INT, INT))
+def _cell_ranges(
     bounds: np.ndarray, drawn: np.ndarray, minx: float, miny: float, cell: float, columns: int, rows: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's features (CSR: starts, members)."""
+) -> np.ndarray:
+    """The cells each feature reaches: first column, first row, last column, last row."""
+    ranges = np.empty((len(drawn), 4), dtype=np.int64)
+    for i in range(len(drawn)):
+        f = drawn[i]
+        ranges[i, 0], ranges[i, 2] = (
+            _cell_of(bounds[f, 0], minx, cell, columns),
+            _cell_of(bounds[f, 2], minx, cell, columns),
+        )
+        ranges[i, 1], ranges[i, 3] = _cell_of(bounds[f, 1], miny, cell, rows), _cell_of(bounds[f, 3], miny, cell, rows)
+    return ranges
+
+
+@compiled(types.Tuple((INTS, INTS))(types.int64[:, ::1], INTS, INT, INT))
+def _fill(ranges: np.ndarray, drawn: np.ndarray, columns: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's features (CSR: starts, members), from the cells each reaches (``_cell_ranges``)."""
     counts = np.zeros(columns * rows + 1, dtype=np.int64)
-    for f in drawn:
-        for row in range(_cell_of(bounds[f, 1], miny, cell, rows), _cell_of(bounds[f, 3], miny, cell, rows) + 1):
-            for column in range(
-                _cell_of(bounds[f, 0], minx, cell, columns), _cell_of(bounds[f, 2], minx, cell, columns) + 1
-            ):
-                counts[row * columns + column + 1] += 1
+    for i in range(len(drawn)):
+        for row in range(ranges[i, 1], ranges[i, 3] + 1):
+            counts[row * columns + ranges[i, 0] + 1 : row * columns + ranges[i, 2] + 2] += 1
     starts = np.cumsum(counts)
     members = np.empty(starts[-1], dtype=np.int64)
     filled = starts[:-1].copy()
-    for f in drawn:
-        for row in range(_cell_of(bounds[f, 1], miny, cell, rows), _cell_of(bounds[f, 3], miny, cell, rows) + 1):
-            for column in range(
-                _cell_of(bounds[f, 0], minx, cell, columns), _cell_of(bounds[f, 2], minx, cell, columns) + 1
-            ):
-                members[filled[row * columns + column]] = f
+    for i in range(len(drawn)):
+        for row in range(ranges[i, 1], ranges[i, 3] + 1):
+            for column in range(ranges[i, 0], ranges[i, 2] + 1):
+                members[filled[row * columns + column]] = drawn[i]
                 filled[row * columns + column] += 1
     return starts, members
 
